@@ -1,0 +1,58 @@
+# Clerk: `make demo` and `make test` set up whatever is missing (venv, pinned packages,
+# Debian's chromium), then run. Re-running them reinstalls nothing that has not changed.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: demo test setup browser lint bench lock clean
+
+demo: setup
+	$(BIN)/clerk demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+setup: $(STAMP) browser
+
+# Pinned packages: reinstalled only when requirements.lock or pyproject.toml change.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Clerk needs $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev]'
+	touch $@
+
+# A browser for the bots: $CLERK_BROWSER if set, else an installed chromium, else Debian's package.
+browser:
+	@if [ -n "$$CLERK_BROWSER" ]; then \
+		test -x "$$CLERK_BROWSER" || { echo "CLERK_BROWSER=$$CLERK_BROWSER is not an executable file"; exit 1; }; \
+	elif command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
+		true; \
+	else \
+		echo "Installing Debian's chromium (no browser found; set CLERK_BROWSER to use another)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python bench/keying.py
+
+# Refresh the pins from a clean venv of pyproject's ranges.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet --upgrade pip && .lockvenv/bin/pip install --quiet '.[dev]'
+	{ echo '# Exact versions `make` installs (pip freeze of a working environment). Regenerate with `make lock`.'; \
+	  .lockvenv/bin/pip freeze --exclude clerk; } > requirements.lock
+	rm -rf .lockvenv
+
+clean:
+	rm -rf $(VENV) .clerk .pytest_cache

@@ -1,0 +1,1 @@
+"""Clerk's ports and adapters: one module per external system (mail, documents, audit, ledger, settings)."""

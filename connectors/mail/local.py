@@ -1,0 +1,166 @@
+"""The embedded default mailbox: one directory per folder of RFC 5322 ``.eml`` files.
+
+Anything that can drop a file into ``inbox/`` can trigger Clerk (a mail server's pickup directory,
+a test, the demo). Claiming is ``os.rename`` within one file system, which is atomic: of two
+workers that race for one file, exactly one succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr, parsedate_to_datetime
+from pathlib import Path
+
+from connectors.errors import AlreadyClaimed, MailboxUnavailable
+from connectors.mail import Attachment, Email, FinalFolder
+
+FOLDERS = ("inbox", "processing", "done", "exceptions", "sent")
+_KEPT_HEADERS = (
+    "Sender",
+    "Reply-To",
+    "Authentication-Results",
+    "X-MS-Exchange-Organization-AuthAs",
+    "In-Reply-To",
+)
+
+
+class LocalMailbox:
+    def __init__(self, root: str | Path, address: str) -> None:
+        self.root = Path(root)
+        self.address = address
+        try:
+            for folder in FOLDERS:
+                (self.root / folder).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MailboxUnavailable(f"cannot create the mailbox folders under {self.root}: {exc.strerror}") from exc
+
+    # --- the port -------------------------------------------------------------------------------
+    def list_new(self, limit: int | None = None) -> list[Email]:
+        paths = self._eml_files("inbox")
+        emails = []
+        for path in paths[:limit] if limit else paths:
+            try:
+                emails.append(self._read(path, headers_only=True))
+            except FileNotFoundError:  # claimed by another worker while we listed
+                continue
+        return emails
+
+    def claim(self, email: Email) -> Email:
+        source = self.root / "inbox" / email.id
+        target = self.root / "processing" / email.id
+        try:
+            os.rename(source, target)
+        except FileNotFoundError:
+            raise AlreadyClaimed(f"email {email.id} was claimed by another worker") from None
+        except OSError as exc:
+            raise MailboxUnavailable(f"cannot claim {email.id}: {exc.strerror}") from exc
+        return self._read(target)
+
+    def find_claimed(self, email_id: str) -> Email:
+        path = self.root / "processing" / email_id
+        if not path.is_file():
+            raise MailboxUnavailable(f"email {email_id} is not in processing")
+        return self._read(path)
+
+    def attachments(self, email: Email) -> list[Attachment]:
+        message = self._parse(self._locate(email))
+        found = []
+        for part in message.iter_attachments():
+            if part.get_content_maintype() == "multipart":
+                continue
+            data = part.get_payload(decode=True) or b""
+            found.append(Attachment(part.get_filename() or "attachment", part.get_content_type(), data))
+        return found
+
+    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
+        message = EmailMessage()
+        message["From"] = self.address
+        message["To"] = email.sender
+        message["Subject"] = subject
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain=self.address.partition("@")[2] or None)
+        message["In-Reply-To"] = email.message_id
+        message["References"] = email.message_id
+        message.set_content(body)
+        for attachment in attachments or []:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        self._write_atomically("sent", message)
+
+    def move(self, email: Email, folder: FinalFolder) -> Email:
+        source = self._locate(email)
+        target = self.root / folder / source.name
+        try:
+            os.rename(source, target)
+        except OSError as exc:
+            raise MailboxUnavailable(f"cannot move {email.id} to {folder}: {exc.strerror}") from exc
+        return self._read(target, headers_only=True)
+
+    # --- for whatever delivers mail locally (the demo, tests, a pickup directory) ------------------
+    def deliver(self, message: EmailMessage) -> Path:
+        """Drop a message into the inbox, as a mail server would."""
+        return self._write_atomically("inbox", message)
+
+    def folder(self, name: str) -> list[Path]:
+        return self._eml_files(name)
+
+    # --- internals --------------------------------------------------------------------------------
+    def _write_atomically(self, folder: str, message: EmailMessage) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        name = f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        tmp = self.root / folder / f".{name}.tmp"
+        tmp.write_bytes(message.as_bytes(policy=policy.SMTP))
+        os.replace(tmp, self.root / folder / name)
+        return self.root / folder / name
+
+    def _eml_files(self, folder: str) -> list[Path]:
+        try:
+            entries = [entry for entry in os.scandir(self.root / folder) if entry.name.endswith(".eml")]
+        except OSError as exc:
+            raise MailboxUnavailable(f"cannot read the {folder} folder under {self.root}: {exc.strerror}") from exc
+        entries.sort(key=lambda entry: entry.name)  # names start with the delivery time: oldest first
+        return [Path(entry.path) for entry in entries]
+
+    def _locate(self, email: Email) -> Path:
+        for folder in ("processing", "done", "exceptions", "inbox"):
+            path = self.root / folder / email.id
+            if path.is_file():
+                return path
+        raise MailboxUnavailable(f"email {email.id} is not in the mailbox any more")
+
+    @staticmethod
+    def _parse(path: Path, headers_only: bool = False) -> EmailMessage:
+        with path.open("rb") as handle:
+            return BytesParser(policy=policy.default).parse(handle, headersonly=headers_only)
+
+    def _read(self, path: Path, headers_only: bool = False) -> Email:
+        message = self._parse(path, headers_only)
+        sender = parseaddr(str(message.get("From", "")))[1].lower()
+        to = tuple(addr.lower() for _, addr in getaddresses([str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])]))
+        try:
+            received = parsedate_to_datetime(str(message["Date"])) if message["Date"] else None
+        except (TypeError, ValueError):
+            received = None
+        received = received or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        body = ""
+        names: tuple[str, ...] = ()
+        if not headers_only:
+            text = message.get_body(preferencelist=("plain",))
+            body = text.get_content() if text is not None else ""
+            names = tuple(part.get_filename() or "attachment" for part in message.iter_attachments())
+        return Email(
+            id=path.name,
+            message_id=str(message.get("Message-ID", "")).strip() or f"<local-{path.name}>",
+            sender=sender,
+            to=to,
+            subject=str(message.get("Subject", "")),
+            received=received,
+            headers={name: str(message[name]) for name in _KEPT_HEADERS if message[name] is not None},
+            body=body,
+            attachment_names=names,
+        )

@@ -1,0 +1,178 @@
+"""Clerk's configuration: YAML in ``config/``, validated by pydantic at start-up; secrets from the environment.
+
+* Every setting has an embedded default, so ``clerk demo`` runs with no file at all.
+* One environment variable, ``CLERK_CONFIG``, picks the file (or ``--config`` on the command line).
+* Secrets never live in YAML: they come from ``CLERK_*`` environment variables (see :class:`Secrets`)
+  and are held as ``SecretStr``. A secret key found in a config file stops start-up.
+* Any missing or invalid value raises :class:`~connectors.errors.ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.errors import ConfigError
+
+CONFIG_ENV = "CLERK_CONFIG"
+SECRET_KEYS = {"password", "secret", "token", "client_secret", "api_key", "hmac_key"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MailboxSettings(_Section):
+    kind: Literal["local"] = "local"
+    """Which adapter: ``local`` (a folder of .eml files). Exchange adapters come with their own kinds."""
+    root: Path = Path(".clerk/mailbox")
+    """Local mailbox: one sub-folder per mail folder (inbox, processing, done, exceptions, sent)."""
+    address: str = "clerk@council.example.gov.uk"
+    """The shared mailbox's own address: replies are sent from it."""
+    max_batch: int = Field(default=200, ge=1)
+    """At most this many emails are claimed in one intake pass."""
+
+
+class LedgerSettings(_Section):
+    path: Path = Path(".clerk/ledger.db")
+    """SQLite file of work items (one row per Clerk reference)."""
+
+
+class AuditSettings(_Section):
+    path: Path = Path(".clerk/audit/audit.jsonl")
+    """JSON-lines audit trail."""
+
+
+class BrowserOptions(_Section):
+    executable: str | None = None
+    """Browser binary. Unset: $CLERK_BROWSER, then chromium on PATH."""
+    headless: bool = True
+    action_timeout_ms: int = Field(default=10_000, ge=100)
+    navigation_timeout_ms: int = Field(default=15_000, ge=100)
+    screenshots_dir: Path | None = Path(".clerk/screenshots")
+    """Masked screenshots of the page when a bot step fails."""
+
+
+class CasebookSettings(_Section):
+    url: str = "http://127.0.0.1:8765"
+    username: str = "clerk-bot"
+    postcode_lookup_timeout_ms: int = Field(default=10_000, ge=100)
+    retries: int = Field(default=2, ge=0, le=10)
+    """Extra attempts after a system fault (System busy, timeout); each looks the Clerk reference up first."""
+    retry_delay_s: float = Field(default=1.0, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ProcessSettings(_Section):
+    enabled: bool = True
+    subject_keywords: list[str] = Field(default_factory=list)
+    """An email whose subject contains one of these (any case) is routed to this process."""
+    recipients: list[str] = Field(default_factory=list)
+    """An email sent to one of these aliases is routed to this process."""
+    allowed_senders: list[str] = Field(default_factory=list)
+    """Addresses (``a.person@council.gov.uk``) or whole domains (``@council.gov.uk``) allowed to trigger it."""
+    minutes_per_item: float = Field(default=15, ge=0)
+    """Staff minutes one item used to take by hand (for the hours-freed report)."""
+
+    @field_validator("allowed_senders", "recipients")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return [value.strip().lower() for value in values]
+
+
+def _default_processes() -> dict[str, ProcessSettings]:
+    return {
+        "blue_badge": ProcessSettings(
+            subject_keywords=["blue badge"],
+            recipients=["bluebadge@council.example.gov.uk"],
+            allowed_senders=["@council.example.gov.uk"],
+            minutes_per_item=20,
+        )
+    }
+
+
+class Settings(_Section):
+    council_domains: list[str] = Field(default_factory=lambda: ["council.example.gov.uk"])
+    """The council's own mail domains. Only senders there ever get a reply (no backscatter)."""
+    mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    browser: BrowserOptions = Field(default_factory=BrowserOptions)
+    casebook: CasebookSettings = Field(default_factory=CasebookSettings)
+    processes: dict[str, ProcessSettings] = Field(default_factory=_default_processes)
+
+    source: str = Field(default="embedded defaults", exclude=True)
+    """Where these settings came from (for messages), not a setting."""
+
+
+class Secrets(BaseSettings):
+    """Secrets, read only from the environment (``CLERK_CASEBOOK_PASSWORD`` and so on)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLERK_", extra="ignore")
+
+    casebook_password: SecretStr = SecretStr("")
+
+
+def _find_secret_keys(data: object, path: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if str(key).lower() in SECRET_KEYS:
+                found.append(where)
+            found.extend(_find_secret_keys(value, where))
+    return found
+
+
+def _key(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load settings from ``path``, else ``$CLERK_CONFIG``, else the embedded defaults."""
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if not chosen:
+        return Settings()
+    file = Path(chosen)
+    if not file.is_file():
+        hint = f" (named by ${CONFIG_ENV})" if not path else ""
+        raise ConfigError(f"the config file does not exist{hint}", file=str(file))
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", file=str(file)) from None
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of sections (mailbox:, casebook:, ...)", file=str(file))
+    secrets = _find_secret_keys(data)
+    if secrets:
+        raise ConfigError(
+            "secrets do not belong in config files; set them in the environment (e.g. CLERK_CASEBOOK_PASSWORD)",
+            file=str(file),
+            key=secrets[0],
+        )
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        more = len(exc.errors()) - 1
+        extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{message}{extra}", file=str(file), key=_key(first["loc"])) from None
+    return settings.model_copy(update={"source": str(file)})
+
+
+def load_secrets() -> Secrets:
+    return Secrets()

@@ -1,0 +1,147 @@
+"""The composition root: settings in, adapters out. The only place that decides which adapter is used.
+
+Flows ask for :func:`current_services`; the CLI, the demo and the tests choose them with
+:func:`use_services`. Code never branches on the environment: configuration picks the adapters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from connectors.audit import AuditTrail
+from connectors.documents.blue_badge import BlueBadgeApplication
+from connectors.ledger import Ledger, SqliteLedger
+from connectors.mail import Mailbox
+from connectors.mail.local import LocalMailbox
+from connectors.settings import Secrets, Settings, load_secrets, load_settings
+
+
+class CaseSystem(Protocol):
+    """What the Blue Badge flow needs from Casebook (the bot implements it; tests may pass a fake)."""
+
+    def key_application(self, application: BlueBadgeApplication, clerk_ref: str): ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Services:
+    settings: Settings
+    mailbox: Mailbox
+    ledger: Ledger
+    audit: AuditTrail
+    secrets: Secrets = field(default_factory=load_secrets)
+    casebook_factory: object = None
+    """Builds the Casebook adapter on first use, so runs with nothing to key never start a browser."""
+    _casebook: CaseSystem | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def casebook(self) -> CaseSystem:
+        with self._lock:
+            if self._casebook is None:
+                factory = self.casebook_factory or _casebook_bot
+                self._casebook = factory(self)
+            return self._casebook
+
+    def close(self) -> None:
+        if self._casebook is not None:
+            self._casebook.close()
+            self._casebook = None
+        self.audit.close()
+        close = getattr(self.ledger, "close", None)
+        if close:
+            close()
+
+
+def _casebook_bot(services: Services) -> CaseSystem:
+    from bots.casebook.bot import CasebookBot, CasebookBotSettings
+    from bots.runtime import BrowserRuntime, BrowserSettings
+
+    browser = services.settings.browser
+    runtime = BrowserRuntime(
+        BrowserSettings(
+            executable=browser.executable,
+            headless=browser.headless,
+            action_timeout_ms=browser.action_timeout_ms,
+            navigation_timeout_ms=browser.navigation_timeout_ms,
+            screenshots_dir=browser.screenshots_dir,
+        )
+    ).start()
+    casebook = services.settings.casebook
+    bot = CasebookBot(
+        runtime,
+        CasebookBotSettings(
+            url=casebook.url,
+            username=casebook.username,
+            password=services.secrets.casebook_password.get_secret_value(),
+            postcode_lookup_timeout_ms=casebook.postcode_lookup_timeout_ms,
+        ),
+    )
+    return _BotWithRuntime(bot, runtime)
+
+
+class _BotWithRuntime:
+    """Closes the browser together with the bot."""
+
+    def __init__(self, bot, runtime) -> None:
+        self._bot = bot
+        self._runtime = runtime
+
+    def key_application(self, application, clerk_ref):
+        return self._bot.key_application(application, clerk_ref)
+
+    def close(self) -> None:
+        try:
+            self._bot.close()
+        finally:
+            self._runtime.close()
+
+
+def build_mailbox(settings: Settings) -> Mailbox:
+    if settings.mailbox.kind == "local":
+        return LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    raise NotImplementedError(settings.mailbox.kind)  # pragma: no cover - pydantic only admits known kinds
+
+
+def bootstrap(settings: Settings | None = None, **overrides) -> Services:
+    """Build every adapter from settings; ``overrides`` (mailbox=, ledger=, casebook_factory=, ...) replace one."""
+    settings = settings or load_settings()
+    parts = {
+        "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings),
+        "ledger": overrides.pop("ledger", None) or SqliteLedger(settings.ledger.path),
+        "audit": overrides.pop("audit", None) or AuditTrail(settings.audit.path),
+    }
+    return Services(settings=settings, **parts, **overrides)
+
+
+_active: Services | None = None
+_active_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def use_services(services: Services, *, close: bool = True) -> Iterator[Services]:
+    """Make ``services`` the ones flows in this process use, for the duration of the block."""
+    global _active
+    with _active_lock:
+        previous, _active = _active, services
+    try:
+        yield services
+    finally:
+        with _active_lock:
+            _active = previous
+        if close:
+            services.close()
+
+
+def current_services() -> Services:
+    """The services chosen by the caller, or (for a deployment run) built from ``$CLERK_CONFIG``."""
+    global _active
+    with _active_lock:
+        if _active is None:
+            _active = bootstrap()
+        return _active

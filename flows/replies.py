@@ -1,0 +1,64 @@
+"""What Clerk says to staff, in one place. Each reply names the Clerk reference to quote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SIGN_OFF = "\n\nThis is an automatic reply from Clerk, the council's forms robot. Quote the reference above if you contact us.\n"
+
+
+@dataclass(frozen=True)
+class Reply:
+    subject: str
+    body: str
+
+
+def acknowledgement(reference: str, subject: str) -> Reply:
+    return Reply(
+        f"Received: {subject} [{reference}]",
+        f"We have received your email and it is being processed.\nClerk reference: {reference}\n\n"
+        "You will get another email when it has been keyed, usually within a few minutes." + SIGN_OFF,
+    )
+
+
+def case_created(reference: str, case_reference: str) -> Reply:
+    return Reply(
+        f"Blue Badge application keyed: case {case_reference} [{reference}]",
+        f"The Blue Badge application has been keyed into Casebook.\nCase reference: {case_reference}\n"
+        f"Clerk reference: {reference}" + SIGN_OFF,
+    )
+
+
+def already_keyed(reference: str, case_reference: str) -> Reply:
+    return Reply(
+        f"Already keyed: case {case_reference} [{reference}]",
+        f"We had already keyed this email, so nothing new was created.\nCase reference: {case_reference}\n"
+        f"Clerk reference: {reference}" + SIGN_OFF,
+    )
+
+
+def existing_application(reference: str, case_reference: str) -> Reply:
+    return Reply(
+        f"Application already held: case {case_reference} [{reference}]",
+        "Casebook already holds a Blue Badge application for this applicant (same surname and date of birth), "
+        f"so no new case was created.\nExisting case reference: {case_reference}\nClerk reference: {reference}\n\n"
+        "If this is a new application rather than a resend, please ask a supervisor to key it." + SIGN_OFF,
+    )
+
+
+def rejected(reference: str, summary: str, reasons: list[str]) -> Reply:
+    listed = "\n".join(f"  - {reason}" for reason in reasons)
+    return Reply(
+        f"Action needed: your form could not be processed [{reference}]",
+        f"{summary}\n\n{listed}\n\nPlease correct the form and send it again in a new email. "
+        f"Nothing has been keyed.\nClerk reference: {reference}" + SIGN_OFF,
+    )
+
+
+def system_problem(reference: str) -> Reply:
+    return Reply(
+        f"Delayed: your email is waiting for a supervisor [{reference}]",
+        "We could not finish keying your form because a council system was not available. "
+        "A supervisor has been told and will complete it; you do not need to send it again.\n"
+        f"Clerk reference: {reference}" + SIGN_OFF,
+    )

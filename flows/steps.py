@@ -1,0 +1,75 @@
+"""Steps every process shares: reply, finish (move to Done or Exceptions), and the item's result.
+
+Steps that touch an external system are Prefect tasks with retries; everything else is plain Python,
+so Prefect's per-task cost stays off the hot path where it buys no guarantee.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from connectors.audit import AuditEvents
+from connectors.errors import BusinessError, ClerkError
+from connectors.mail import Email, FinalFolder
+from flows.bootstrap import Services
+from flows.replies import Reply
+from flows.routing import is_internal
+
+
+@dataclass
+class ItemResult:
+    """How one email ended. ``outcome`` is one of the names in runbooks/blue-badge.md."""
+
+    email_id: str
+    reference: str
+    process: str | None
+    outcome: str
+    folder: FinalFolder
+    code: str | None = None
+    case_reference: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@task(name="send-reply", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def send_reply(services: Services, email: Email, reply: Reply, audit: AuditEvents, kind: str) -> bool:
+    """Reply to the sender, unless the sender is outside the council (no backscatter to outsiders)."""
+    if not is_internal(email.sender, services.settings):
+        audit("reply", "suppressed", kind=kind, code="EXTERNAL_SENDER")
+        return False
+    services.mailbox.reply(email, reply.subject, reply.body)
+    audit("reply", "sent", kind=kind)
+    return True
+
+
+@task(name="finish", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def finish(services: Services, email: Email, folder: FinalFolder, audit: AuditEvents, outcome: str,
+           code: str | None = None, case_reference: str | None = None) -> None:
+    """Record the outcome durably, then move the email out of processing. Audit first: never a silent move."""
+    reference = audit.context["reference"]
+    services.ledger.update(reference, folder, outcome=outcome, reason_code=code, case_reference=case_reference)
+    audit("finish", outcome, folder=folder, code=code, case_reference=case_reference)
+    audit.flush()
+    services.mailbox.move(email, folder)
+
+
+def park(services: Services, email: Email, error: ClerkError, audit: AuditEvents, reply: Reply | None,
+         started: float, process: str | None) -> ItemResult:
+    """End an item in Exceptions: audit the error, tell the sender (if they may be told), move the email."""
+    kind = "business" if isinstance(error, BusinessError) else "system"
+    audit("error", kind, code=error.code, message=error.message)
+    if reply is not None:
+        try:
+            send_reply(services, email, reply, audit, kind="rejection" if kind == "business" else "delay")
+        except ClerkError as exc:  # a reply that cannot be sent must not keep the email out of Exceptions
+            audit("reply", "failed", code=exc.code)
+    finish(services, email, "exceptions", audit, outcome="rejected" if kind == "business" else "system_error",
+           code=error.code)
+    return ItemResult(email.id, audit.context["reference"], process, "rejected" if kind == "business" else "system_error",
+                      "exceptions", code=error.code, seconds=time.perf_counter() - started)

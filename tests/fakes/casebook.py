@@ -1,0 +1,45 @@
+"""An in-memory stand-in for Casebook behind Clerk's CaseSystem port, for fast flow tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connectors.errors import ApplicationUnavailable
+
+
+@dataclass(frozen=True)
+class FakeKeyingResult:
+    case_reference: str
+    outcome: str
+
+
+@dataclass
+class FakeCasebook:
+    cases: dict[str, dict] = field(default_factory=dict)
+    busy_for: int = 0
+    """Answer "System busy" to this many calls before working."""
+    broken: Exception | None = None
+    """Raise this on every call (a fault no retry cures)."""
+    calls: int = 0
+    closed: bool = False
+
+    def key_application(self, application, clerk_ref: str) -> FakeKeyingResult:
+        self.calls += 1
+        if self.broken is not None:
+            raise self.broken
+        if self.busy_for > 0:
+            self.busy_for -= 1
+            raise ApplicationUnavailable("Casebook answered 'System busy, please try again'")
+        for case_reference, case in self.cases.items():
+            if case["clerk_ref"] == clerk_ref:
+                return FakeKeyingResult(case_reference, "already_keyed")
+        for case_reference, case in self.cases.items():
+            if (case["surname"], case["date_of_birth"]) == (application.surname, application.date_of_birth):
+                return FakeKeyingResult(case_reference, "existing_application")
+        case_reference = f"BB-2026-{len(self.cases) + 1:06d}"
+        self.cases[case_reference] = {"clerk_ref": clerk_ref, "surname": application.surname,
+                                      "date_of_birth": application.date_of_birth}
+        return FakeKeyingResult(case_reference, "created")
+
+    def close(self) -> None:
+        self.closed = True

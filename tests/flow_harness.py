@@ -1,0 +1,60 @@
+"""Shared helpers for tests that run Clerk's flows: settings in a temp folder, one delivered batch, one pass."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from connectors.mail.local import LocalMailbox
+from connectors.settings import (
+    AuditSettings,
+    BrowserOptions,
+    CasebookSettings,
+    LedgerSettings,
+    MailboxSettings,
+    Settings,
+)
+from flows.prefect_server import local_prefect_server
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """One local Prefect server for the whole test session (it takes 10-20 s to start)."""
+    with local_prefect_server(tmp_path_factory.mktemp("prefect-home")) as api_url:
+        yield api_url
+
+
+def settings_in(tmp_path: Path, casebook_url: str = "http://127.0.0.1:9") -> Settings:
+    return Settings(
+        mailbox=MailboxSettings(root=tmp_path / "mailbox"),
+        ledger=LedgerSettings(path=tmp_path / "ledger.db"),
+        audit=AuditSettings(path=tmp_path / "audit.jsonl"),
+        browser=BrowserOptions(screenshots_dir=tmp_path / "screenshots"),
+        casebook=CasebookSettings(url=casebook_url, retry_delay_s=0),
+    )
+
+
+@dataclass
+class Sent:
+    to: str
+    subject: str
+    in_reply_to: str
+    body: str
+
+
+def sent_replies(mailbox: LocalMailbox) -> list[Sent]:
+    replies = []
+    for path in mailbox.folder("sent"):
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        replies.append(Sent(str(message["To"]), str(message["Subject"]), str(message["In-Reply-To"]),
+                            message.get_body(("plain",)).get_content()))
+    return replies
+
+
+def audit_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]

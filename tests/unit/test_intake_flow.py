@@ -1,0 +1,113 @@
+"""The intake and Blue Badge flows under a real local Prefect server, with Casebook faked behind its port."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from connectors.errors import ApplicationRejected
+from connectors.ledger import clerk_reference
+from connectors.mail.local import LocalMailbox
+from flows.bootstrap import bootstrap, use_services
+from flows.intake import intake
+from sandbox.forms import applicant, blue_badge_pdf
+from sandbox.mailgen import application_email, demo_batch
+from tests.fakes.casebook import FakeCasebook
+from tests.flow_harness import audit_events, sent_replies, settings_in
+
+pytestmark = pytest.mark.prefect
+
+REPLY_SUBJECT = {
+    "created": "Blue Badge application keyed",
+    "already_keyed": "Already keyed",
+    "existing_application": "Application already held",
+    "rejected": "Action needed",
+}
+
+
+def one_pass(tmp_path, casebook: FakeCasebook, messages):
+    settings = settings_in(tmp_path)
+    mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    for message in messages:
+        mailbox.deliver(message)
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)):
+        results = intake()
+    return settings, mailbox, results
+
+
+def test_demo_batch_every_email_ends_in_done_or_exceptions_with_the_right_reply(tmp_path, prefect_api):
+    batch = demo_batch(seed=7, valid=6)
+    casebook = FakeCasebook()
+    settings, mailbox, results = one_pass(tmp_path, casebook, batch.messages)
+
+    outcomes = Counter("sender_not_allowed" if r.code == "SENDER_NOT_ALLOWED" else r.outcome for r in results)
+    assert outcomes == Counter(batch.expected)
+    assert len(casebook.cases) == batch.distinct_valid
+    assert mailbox.folder("inbox") == [] and mailbox.folder("processing") == []
+    assert len(mailbox.folder("done")) + len(mailbox.folder("exceptions")) == len(batch.messages)
+    assert len(mailbox.folder("exceptions")) == sum(e in ("rejected", "sender_not_allowed") for e in batch.expected)
+
+    replies = sent_replies(mailbox)
+    assert not [r for r in replies if not r.to.endswith("@council.example.gov.uk")], "no reply to outsiders"
+    by_thread: dict[str, list[str]] = {}
+    for reply in replies:
+        by_thread.setdefault(reply.in_reply_to, []).append(reply.subject)
+    for message, expected in zip(batch.messages, batch.expected, strict=True):
+        subjects = by_thread.get(str(message["Message-ID"]), [])
+        if expected == "sender_not_allowed":
+            assert subjects == []
+        else:
+            assert any(s.startswith(REPLY_SUBJECT[expected]) for s in subjects), (expected, subjects)
+    events = audit_events(settings.audit.path)
+    finished = [e for e in events if e["step"] == "finish"]
+    assert len(finished) == len(batch.messages)
+
+
+def test_rejection_reply_lists_every_problem_in_staff_words(tmp_path, prefect_api):
+    import random
+
+    person = applicant(random.Random(3), date_of_birth="31/02/1980", postcode="NOT A CODE")
+    message = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(person))
+    _, mailbox, [result] = one_pass(tmp_path, FakeCasebook(), [message])
+    assert (result.outcome, result.code, result.folder) == ("rejected", "FORM_INVALID", "exceptions")
+    [_, rejection] = sent_replies(mailbox)
+    assert "Date of birth: '31/02/1980' is not a real date." in rejection.body
+    assert "Postcode is not a valid UK postcode." in rejection.body
+
+
+def test_system_busy_is_retried_and_keys_once(tmp_path, prefect_api):
+    import random
+
+    casebook = FakeCasebook(busy_for=2)
+    message = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(random.Random(4))))
+    _, mailbox, [result] = one_pass(tmp_path, casebook, [message])
+    assert (result.outcome, result.folder, casebook.calls, len(casebook.cases)) == ("created", "done", 3, 1)
+
+
+@pytest.mark.parametrize("fault", [ApplicationRejected("Casebook refused the NI number"), RuntimeError("bug")])
+def test_a_fault_no_retry_cures_parks_the_email_and_tells_the_sender(tmp_path, prefect_api, fault):
+    import random
+
+    casebook = FakeCasebook(broken=fault)
+    message = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(random.Random(5))))
+    settings, mailbox, [result] = one_pass(tmp_path, casebook, [message])
+    assert (result.outcome, result.folder, casebook.calls) == ("system_error", "exceptions", 1)
+    assert [r.subject.split(":")[0] for r in sent_replies(mailbox)] == ["Received", "Delayed"]
+    assert len(mailbox.folder("exceptions")) == 1
+
+
+def test_an_email_delivered_again_after_it_was_done_is_not_keyed_twice(tmp_path, prefect_api):
+    import random
+
+    casebook = FakeCasebook()
+    message = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(random.Random(6))))
+    settings, mailbox, [first] = one_pass(tmp_path, casebook, [message])
+    mailbox.deliver(message)
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)):
+        [second] = intake()
+    assert (first.outcome, second.outcome) == ("created", "already_keyed")
+    assert second.case_reference == first.case_reference and len(casebook.cases) == 1
+    subjects = [r.subject.split(":")[0] for r in sent_replies(mailbox)]
+    assert subjects.count("Received") == 1, "a repeat delivery is not acknowledged twice"
+    assert clerk_reference(str(message["Message-ID"])) == second.reference

@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import pytest
+
+from connectors.errors import ConfigError
+from connectors.settings import CONFIG_ENV, load_settings
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+
+
+def write(tmp_path, text: str) -> Path:
+    path = tmp_path / "clerk.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_embedded_defaults_need_no_file(monkeypatch):
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    settings = load_settings()
+    assert settings.mailbox.kind == "local"
+    assert "blue_badge" in settings.processes
+
+
+@pytest.mark.parametrize("example", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_file_is_valid(example):
+    settings = load_settings(example)
+    assert settings.source == str(example)
+
+
+def test_environment_variable_picks_the_file(tmp_path, monkeypatch):
+    path = write(tmp_path, "casebook:\n  url: http://casebook.internal:8080/\n")
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+    assert load_settings().casebook.url == "http://casebook.internal:8080"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ("casebook:\n  url: casebook.internal\n", "casebook.url", "http"),
+        ("mailbox:\n  rooot: /srv/mail\n", "mailbox.rooot", "unknown key"),
+        ("processes:\n  blue_badge:\n    minutes_per_item: -5\n", "processes.blue_badge.minutes_per_item", "greater"),
+        ("casebook:\n  password: hunter2\n", "casebook.password", "secrets do not belong"),
+        ("mailbox:\n  kind: carrier-pigeon\n", "mailbox.kind", "local"),
+    ],
+)
+def test_bad_config_names_the_file_and_the_key(tmp_path, text, key, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.file == str(path)
+    assert caught.value.key == key
+    assert words in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_missing_file_and_broken_yaml_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_settings(write(tmp_path, "mailbox: [\n"))
+
+
+def test_secrets_come_from_the_environment(monkeypatch):
+    from connectors.settings import load_secrets
+
+    monkeypatch.setenv("CLERK_CASEBOOK_PASSWORD", "s3cret")
+    secrets = load_secrets()
+    assert secrets.casebook_password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(secrets)
