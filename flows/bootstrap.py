@@ -15,6 +15,7 @@ from typing import Protocol
 from connectors.audit import AuditTrail
 from connectors.documents.blue_badge import BlueBadgeApplication
 from connectors.ledger import Ledger, SqliteLedger
+from connectors.logs import configure_logging
 from connectors.mail import Mailbox
 from connectors.mail.local import LocalMailbox
 from connectors.settings import Secrets, Settings, load_secrets, load_settings
@@ -110,6 +111,7 @@ def build_mailbox(settings: Settings) -> Mailbox:
 
 def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     """Build every adapter from settings; ``overrides`` (mailbox=, ledger=, casebook_factory=, ...) replace one."""
+    configure_logging()
     settings = settings or load_settings()
     parts = {
         "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings),

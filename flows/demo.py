@@ -6,6 +6,9 @@ intake, shows progress, and prints what happened and where to look next.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 import secrets
 import shutil
 import threading
@@ -67,9 +70,29 @@ def summarise(results, mailbox: LocalMailbox, cases_created: int, emails: int, w
     }
 
 
-def _run_with_progress(intake, mailbox: LocalMailbox, total: int, console: Console, quiet: bool):
+@contextlib.contextmanager
+def quiet_prefect_console():
+    """Keep Prefect's per-task lines off the terminal (they still reach the run log in Prefect's UI)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    levels = [h.level for h in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)
+
+
+def _run_with_progress(work, mailbox: LocalMailbox, total: int, console: Console, quiet: bool):
+    """Run ``work`` (the intake) in a worker thread, with this thread's Prefect settings, and show progress.
+
+    The browser lives and dies in that worker thread: Playwright's sync API is bound to one thread.
+    """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake") as pool:
-        future = pool.submit(intake)
+        future = pool.submit(contextvars.copy_context().run, work)
         if quiet:
             return future.result()
         columns = (TextColumn("[bold]Keying Blue Badge mail"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -102,19 +125,30 @@ def run_demo(workdir: Path = DEMO_DIR, *, seed: int = 2026, console: Console | N
             console.print(f"Delivered [bold]{len(batch.messages)}[/] emails to {settings.mailbox.root / 'inbox'}; "
                           f"Casebook sandbox at {casebook.url}. Starting a local Prefect server...")
         with local_prefect_server(DEFAULT_HOME) as api_url:
-            services = bootstrap(settings, mailbox=mailbox, secrets=Secrets(casebook_password=password))
-            with use_services(services):
-                from flows.intake import intake
+            from flows.intake import intake
 
-                started = time.perf_counter()
-                results = _run_with_progress(intake, mailbox, len(batch.messages), console, quiet)
-                wall = time.perf_counter() - started
+            def work():
+                services = bootstrap(settings, mailbox=mailbox, secrets=Secrets(casebook_password=password))
+                with use_services(services), quiet_prefect_console():
+                    return intake()
+
+            started = time.perf_counter()
+            results = _run_with_progress(work, mailbox, len(batch.messages), console, quiet)
+            wall = time.perf_counter() - started
         summary = summarise(results, mailbox, len(casebook.cases()), len(batch.messages), wall,
                             settings.audit.path)
         summary["prefect_api"] = api_url
     if not quiet:
         print_summary(summary, settings, console)
     return summary
+
+
+def _shown(path: Path) -> Path:
+    """A path as short as it can be shown: relative to the current directory when under it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def print_summary(summary: dict, settings: Settings, console: Console) -> None:
@@ -127,14 +161,14 @@ def print_summary(summary: dict, settings: Settings, console: Console) -> None:
                        ("Replies sent", "replies_sent"), ("Seconds per item", "seconds_per_item")):
         table.add_row(label, str(summary[key]))
     console.print(table)
-    root = settings.mailbox.root
+    root = _shown(settings.mailbox.root)
     console.print(
         "\n[bold]Where to look next[/]\n"
         f"  Replies to staff:   {root / 'sent'}  (one .eml per reply)\n"
-        f"  Done / Exceptions:  {root / 'done'}  and  {root / 'exceptions'}\n"
-        f"  Audit trail:        {summary['audit_log']}  (JSON lines; personal data masked)\n"
-        f"  Casebook:           clerk sandbox casebook --db {DEMO_DIR / 'casebook.db'}  then open http://127.0.0.1:8765\n"
-        "                      (the demo's own Casebook stopped with the demo; this serves the same cases)\n"
-        f"  Prefect runs:       clerk ui  then open http://127.0.0.1:4200/runs  (flow runs 'mail-intake', 'blue-badge')\n"
+        f"  Done, Exceptions:   {root / 'done'}, {root / 'exceptions'}\n"
+        f"  Audit trail:        {_shown(Path(summary['audit_log']))}  (JSON lines; personal data masked)\n"
+        f"  Casebook's cases:   clerk sandbox casebook --db {DEMO_DIR / 'casebook.db'}\n"
+        "                      then http://127.0.0.1:8765 (user clerk-bot, password casebook)\n"
+        "  Prefect's runs:     clerk ui   then http://127.0.0.1:4200/runs\n"
         "  What each outcome means: runbooks/blue-badge.md"
     )

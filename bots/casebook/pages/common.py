@@ -1,0 +1,184 @@
+"""What every Casebook screen shares: patience, the content iframe, and reading the outcome of a click.
+
+Page objects raise the small *signals* below; :class:`bots.casebook.bot.CasebookBot` translates them
+(and Playwright's own errors) into ``connectors.errors`` at its public boundary, where it knows the
+Clerk reference to quote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from playwright.sync_api import Frame, FrameLocator, Locator, Page
+
+CONTENT_FRAME = "content"  # the name of the iframe every working screen renders in
+CONTENT_TITLE = "Casebook"  # ... and its title
+BUSY_TEXT = "System busy, please try again"
+EXPIRED_TEXT = "Your session has expired"
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long page objects wait (milliseconds) and how often they press "Try again"."""
+
+    action_ms: int = 10_000  # clicks and typing (also the browser context's default)
+    navigation_ms: int = 15_000  # a screen to load after a click
+    postcode_lookup_ms: int = 10_000  # "Find address" to answer
+    busy_retries: int = 2  # presses of "Try again" (or "Find address") after a "System busy" answer
+
+
+class CasebookSignal(Exception):
+    """Casebook showed something other than the screen we asked for. ``what`` names our action."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class SessionExpired(CasebookSignal):
+    """The login page with "Your session has expired" appeared."""
+
+
+class SystemBusy(CasebookSignal):
+    """Casebook answered "System busy, please try again"."""
+
+
+class Unreachable(CasebookSignal):
+    """The browser could not load a Casebook page at all (connection refused, reset...)."""
+
+
+class ValidationShown(CasebookSignal):
+    """Casebook refused what was keyed; ``messages`` are its own field-level sentences."""
+
+    def __init__(self, what: str, messages: list[str]) -> None:
+        super().__init__(what)
+        self.messages = messages
+
+
+class LoginRefused(CasebookSignal):
+    """ "Invalid user name or password."."""
+
+
+class CaseMissing(CasebookSignal):
+    """No case with the requested reference."""
+
+
+class Screen:
+    """Base of the page objects: the page, its patience and the shared waiting rules."""
+
+    def __init__(self, page: Page, patience: Patience) -> None:
+        self.page = page
+        self.patience = patience
+
+    @property
+    def content(self) -> FrameLocator:
+        """The iframe the working screens render in."""
+        return self.page.get_by_title(CONTENT_TITLE, exact=True).content_frame
+
+    @contextmanager
+    def navigating(self, what: str, *, top: bool = False) -> Iterator[None]:
+        """Wrap a click that loads a new document in the content frame (or the whole page, ``top``).
+
+        Waiting for the frame to commit a navigation means the next checks read the *new* document,
+        never the one the click was made on (which may carry the same heading).
+        """
+
+        def is_target(frame: Frame) -> bool:
+            return frame.parent_frame is None if top else frame.name == CONTENT_FRAME
+
+        with self.page.expect_event(
+            "framenavigated", predicate=is_target, timeout=self.patience.navigation_ms
+        ) as event:
+            yield
+        if event.value.url.startswith("chrome-error:"):
+            raise Unreachable(what)
+
+    def go(
+        self,
+        action: Callable[[], object],
+        scope: Page | FrameLocator,
+        expected: Locator,
+        what: str,
+        *,
+        top: bool = False,
+        form: bool = False,
+        expiry: bool = True,
+    ) -> None:
+        """Do ``action`` (a click that loads a new screen), then :meth:`settle` on what appeared.
+
+        On "System busy" for a screen that was merely fetched (its "Try again" link reloads the same
+        address), press "Try again", up to ``busy_retries`` times. A busy answer to a form submission
+        leads elsewhere: then SystemBusy is raised, and the bot starts the operation again (Casebook
+        decides "busy" before doing anything, so nothing was saved).
+        """
+        with self.navigating(what, top=top):
+            action()
+        for presses in range(self.patience.busy_retries + 1):
+            try:
+                self.settle(scope, expected, what, form=form, expiry=expiry)
+                return
+            except SystemBusy:
+                try_again = scope.get_by_role("link", name="Try again", exact=True)
+                if presses == self.patience.busy_retries or not self._reloads_same_screen(try_again, top):
+                    raise
+                with self.navigating(what, top=top):
+                    try_again.click()
+
+    def _reloads_same_screen(self, try_again: Locator, top: bool) -> bool:
+        frame = self.page.main_frame if top else self.page.frame(name=CONTENT_FRAME)
+        if frame is None or not showing(try_again):
+            return False
+        href = try_again.get_attribute("href") or ""
+        return urljoin(frame.url, href) == frame.url
+
+    def settle(
+        self,
+        scope: Page | FrameLocator,
+        expected: Locator,
+        what: str,
+        *,
+        form: bool = False,
+        expiry: bool = True,
+    ) -> None:
+        """Wait until ``expected`` or one of Casebook's failure screens shows, then raise for a failure.
+
+        ``form``: a validation summary (``role=alert``) counts as an outcome and raises ValidationShown.
+        ``expiry``: "Your session has expired" raises SessionExpired (off on the login page itself).
+        """
+        busy = scope.get_by_text(BUSY_TEXT)
+        expired = scope.get_by_text(EXPIRED_TEXT)
+        alert = scope.get_by_role("alert")
+        outcome = expected.or_(busy)
+        if expiry:
+            outcome = outcome.or_(expired)
+        if form:
+            outcome = outcome.or_(alert)
+        outcome.filter(visible=True).first.wait_for(state="visible", timeout=self.patience.navigation_ms)
+        if showing(expected):  # Casebook's failure screens never carry the screen we asked for
+            return
+        if showing(busy):
+            raise SystemBusy(what)
+        if expiry and showing(expired):
+            raise SessionExpired(what)
+        if form and showing(alert):
+            raise ValidationShown(what, alert_messages(alert.filter(visible=True).first))
+
+
+def showing(locator: Locator) -> bool:
+    """Whether any element ``locator`` matches is visible right now (no waiting)."""
+    return locator.filter(visible=True).count() > 0
+
+
+def alert_messages(alert: Locator) -> list[str]:
+    """The sentences in a validation summary: its list items, else its whole text."""
+    items = [text.strip() for text in alert.get_by_role("listitem").all_inner_texts() if text.strip()]
+    return items or [alert.inner_text().strip()]
+
+
+def clean(text: str | None) -> str:
+    """Cell text as a person would read it (no non-breaking spaces, no stray whitespace)."""
+    return re.sub(r"[ \t]+", " ", (text or "").replace("\xa0", " ")).strip()
