@@ -6,7 +6,8 @@ same settings (no injected faults):
 * **raw**: a bare Playwright script that only fills the forms: log in once, then for each application
   the four steps and Save. No lookups, no read-back, no mail, no audit, no Prefect.
 * **clerk**: N emails with the PDF forms in the local mailbox, then one ``mail-intake`` flow run under a
-  local Prefect server: claim, route, acknowledge, parse, look up, create, read back, reply, audit, move.
+  local Prefect server: claim, route, acknowledge, parse, look up, create, read back, reply, audit, move,
+  with the embedded default settings (``casebook.lanes`` browser sessions keying at once).
 
 Prints a table, then one JSON object on the last line:
 ``{"items", "clerk_s_per_item", "raw_s_per_item", "ratio", ...}``. Aim: ratio <= 1.15.
@@ -80,19 +81,21 @@ def raw_script(url: str, applications) -> float:
     return time.perf_counter() - started
 
 
-def clerk_path(workdir: Path, url: str, people) -> tuple[float, list]:
+def clerk_path(workdir: Path, url: str, people, lanes: int | None = None) -> tuple[float, list]:
     """Clerk: N emails through one mail-intake flow run. Returns seconds and the item results."""
     from flows.bootstrap import bootstrap, use_services
-    from flows.demo import demo_settings
+    from flows.demo import demo_settings, quiet_prefect_console
     from flows.intake import intake
 
     settings = demo_settings(workdir, url)
+    if lanes is not None:
+        settings.casebook = settings.casebook.model_copy(update={"lanes": lanes})
     mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
     rng = random.Random(7)
     for person in people:
         mailbox.deliver(application_email(f"staff{rng.randrange(99)}@council.example.gov.uk", blue_badge_pdf(person)))
     services = bootstrap(settings, mailbox=mailbox, secrets=Secrets(casebook_password=PASSWORD))
-    with use_services(services):
+    with use_services(services), quiet_prefect_console():
         started = time.perf_counter()
         results = intake()
         return time.perf_counter() - started, results
@@ -102,7 +105,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--postcode-delay-ms", type=int, default=CasebookConfig().postcode_delay_ms)
+    parser.add_argument("--skip-one-lane", action="store_true",
+                        help="do not also measure Clerk with a single browser session")
     args = parser.parse_args()
+    from connectors.settings import CasebookSettings
+
+    lanes = CasebookSettings().lanes
     rng = random.Random(2026)
     people = [applicant(rng) for _ in range(args.items)]
     applications = [validate_application(person) for person in people]
@@ -121,6 +129,10 @@ def main() -> None:
             with CasebookServer(tmp / "clerk.db", CasebookConfig(**config), users={"clerk-bot": PASSWORD}) as casebook:
                 clerk_s, results = clerk_path(tmp / "clerk", casebook.url, people)
                 clerk_cases = len(casebook.cases())
+            one_lane_s = None
+            if lanes > 1 and not args.skip_one_lane:
+                with CasebookServer(tmp / "one.db", CasebookConfig(**config), users={"clerk-bot": PASSWORD}) as casebook:
+                    one_lane_s, _ = clerk_path(tmp / "one-lane", casebook.url, people, lanes=1)
 
     created = sum(1 for result in results if result.outcome == "created")
     figures = {
@@ -132,15 +144,21 @@ def main() -> None:
         "raw_total_s": round(raw_s, 2),
         "clerk_cases_created": clerk_cases,
         "raw_cases_created": raw_cases,
+        "clerk_lanes": lanes,
+        "clerk_one_lane_s_per_item": round(one_lane_s / args.items, 4) if one_lane_s else None,
+        "ratio_one_lane": round(one_lane_s / raw_s, 4) if one_lane_s else None,
         "prefect_server_start_s": round(server_s, 2),
         "postcode_delay_ms": args.postcode_delay_ms,
     }
     if created != args.items or clerk_cases != args.items or raw_cases != args.items:
         print(f"warning: expected {args.items} cases each; clerk created {clerk_cases}, raw {raw_cases}", file=sys.stderr)
-    print(f"{'path':<8}{'items':>7}{'total s':>10}{'s/item':>9}")
-    print(f"{'raw':<8}{args.items:>7}{raw_s:>10.2f}{raw_s / args.items:>9.3f}")
-    print(f"{'clerk':<8}{args.items:>7}{clerk_s:>10.2f}{clerk_s / args.items:>9.3f}")
-    print(f"ratio clerk/raw: {clerk_s / raw_s:.3f} (aim <= 1.15); Prefect server start, not per item: {server_s:.1f} s")
+    print(f"{'path':<28}{'items':>7}{'total s':>10}{'s/item':>9}{'ratio':>8}")
+    rows = [("raw (bare script)", raw_s), (f"clerk ({lanes} lanes, default)", clerk_s)]
+    if one_lane_s:
+        rows.append(("clerk (1 lane)", one_lane_s))
+    for name, seconds in rows:
+        print(f"{name:<28}{args.items:>7}{seconds:>10.2f}{seconds / args.items:>9.3f}{seconds / raw_s:>8.3f}")
+    print(f"aim: clerk/raw <= 1.15; Prefect server start (once per worker, not per item): {server_s:.1f} s")
     print(json.dumps(figures))
 
 

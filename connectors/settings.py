@@ -65,6 +65,9 @@ class CasebookSettings(_Section):
     retries: int = Field(default=2, ge=0, le=10)
     """Extra attempts after a system fault (System busy, timeout); each looks the Clerk reference up first."""
     retry_delay_s: float = Field(default=1.0, ge=0)
+    lanes: int = Field(default=3, ge=1, le=8)
+    """Browser sessions keying at once. Every email for one applicant stays in one lane, in order, so a
+    resend never races its original. Set 1 where the application allows one session per user."""
 
     @field_validator("url")
     @classmethod

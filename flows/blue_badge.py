@@ -3,13 +3,18 @@
 Reads like runbooks/blue-badge.md. For each claimed email:
   1. read the application from the attached PDF form and validate it       (BusinessError -> reject)
   2. key it into Casebook: look the Clerk reference up, create only if absent, read it back
+     (in ``casebook.lanes`` browser sessions at once; one applicant's emails always share a lane)
   3. reply with the case reference
   4. move the email to Done (or Exceptions, with a reply, if anything failed)
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -22,7 +27,7 @@ from connectors.errors import BusinessError, ClerkError, MissingAttachment, Syst
 from connectors.ledger import clerk_reference
 from connectors.mail import Email
 from flows import replies
-from flows.bootstrap import Services, current_services
+from flows.bootstrap import CaseSystem, Services, current_services
 from flows.steps import ItemResult, finish, park, send_reply
 
 PROCESS = "blue_badge"
@@ -75,49 +80,95 @@ def _retry_system_faults(task, task_run, state) -> bool:
 
 
 @task(name="key-into-casebook", cache_policy=NO_CACHE, retry_condition_fn=_retry_system_faults)
-def key_into_casebook(services: Services, application: BlueBadgeApplication, reference: str, audit: AuditEvents):
+def key_into_casebook(services: Services, casebook: CaseSystem, application: BlueBadgeApplication, reference: str,
+                      audit: AuditEvents):
     """Look up, create if absent, read back: safe to retry after any failure."""
     services.ledger.update(reference, "keying")
     audit("key", "started")
-    result = services.casebook.key_application(application, reference)
+    result = casebook.key_application(application, reference)
     audit("key", result.outcome, case_reference=result.case_reference)
     return result
 
 
-def process_email(services: Services, email: Email) -> ItemResult:
-    """One claimed email from start to Done or Exceptions. Never raises for a business or system fault."""
-    started = time.perf_counter()
+@dataclass
+class Item:
+    """One claimed email on its way through the process."""
+
+    email: Email
+    reference: str
+    audit: AuditEvents
+    started: float
+    application: BlueBadgeApplication | None = None
+
+
+def start_item(services: Services, email: Email) -> Item:
     reference = clerk_reference(email.message_id)
     audit = services.audit.bind(run=str(flow_run.id or "local"), reference=reference, process=PROCESS,
                                 email_id=email.id)
-    logger = get_run_logger()
-    casebook = services.settings.casebook
-    keyer = key_into_casebook.with_options(retries=casebook.retries, retry_delay_seconds=casebook.retry_delay_s)
-    try:
-        application = read_application(services, email, audit)
-        result = keyer(services, application, reference, audit)
-    except BusinessError as exc:
-        logger.info("%s rejected: %s", reference, exc.code)
-        reply = replies.rejected(reference, exc.message, exc.reasons)
-        return park(services, email, exc, audit, reply, started, PROCESS)
-    except ClerkError as exc:
-        logger.warning("%s parked in Exceptions: %s", reference, exc.code)
-        return park(services, email, exc, audit, replies.system_problem(reference), started, PROCESS)
-    except Exception as exc:  # a bug must still end in Exceptions, never leave the email in processing
-        logger.error("%s parked in Exceptions after an unexpected %s", reference, type(exc).__name__)
-        fault = SystemError(f"unexpected {type(exc).__name__} while keying", code="UNEXPECTED")
-        return park(services, email, fault, audit, replies.system_problem(reference), started, PROCESS)
+    return Item(email, reference, audit, time.perf_counter())
 
+
+def reject(services: Services, item: Item, error: BusinessError) -> ItemResult:
+    get_run_logger().info("%s rejected: %s", item.reference, error.code)
+    reply = replies.rejected(item.reference, error.message, error.reasons)
+    return park(services, item.email, error, item.audit, reply, item.started, PROCESS)
+
+
+def fail(services: Services, item: Item, error: ClerkError) -> ItemResult:
+    get_run_logger().warning("%s parked in Exceptions: %s", item.reference, error.code)
+    return park(services, item.email, error, item.audit, replies.system_problem(item.reference), item.started, PROCESS)
+
+
+def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemResult:
+    """Key one read application, reply, and finish. Never raises for a business or system fault."""
+    settings = services.settings.casebook
+    keyer = key_into_casebook.with_options(retries=settings.retries, retry_delay_seconds=settings.retry_delay_s)
+    try:
+        result = keyer(services, casebook, item.application, item.reference, item.audit)
+    except BusinessError as exc:
+        return reject(services, item, exc)
+    except ClerkError as exc:
+        return fail(services, item, exc)
+    except Exception as exc:  # a bug must still end in Exceptions, never leave the email in processing
+        return fail(services, item, SystemError(f"unexpected {type(exc).__name__} while keying", code="UNEXPECTED"))
     reply = {
         "created": replies.case_created,
         "already_keyed": replies.already_keyed,
         "existing_application": replies.existing_application,
-    }[result.outcome](reference, result.case_reference)
-    send_reply(services, email, reply, audit, kind=result.outcome)
-    finish(services, email, "done", audit, outcome=result.outcome, case_reference=result.case_reference)
-    logger.info("%s %s: case %s", reference, result.outcome.replace("_", " "), result.case_reference)
-    return ItemResult(email.id, reference, PROCESS, result.outcome, "done",
-                      case_reference=result.case_reference, seconds=time.perf_counter() - started)
+    }[result.outcome](item.reference, result.case_reference)
+    send_reply(services, item.email, reply, item.audit, kind=result.outcome)
+    finish(services, item.email, "done", item.audit, outcome=result.outcome, case_reference=result.case_reference)
+    get_run_logger().info("%s %s: case %s", item.reference, result.outcome.replace("_", " "), result.case_reference)
+    return ItemResult(item.email.id, item.reference, PROCESS, result.outcome, "done",
+                      case_reference=result.case_reference, seconds=time.perf_counter() - item.started)
+
+
+def key_lane(services: Services, items: list[Item]) -> list[ItemResult]:
+    """Key one lane's items in order, in one browser session opened and closed in this thread."""
+    try:
+        casebook = services.open_casebook()
+    except ClerkError as exc:  # no browser, bad credentials: every item in the lane waits for a supervisor
+        return [fail(services, item, exc) for item in items]
+    try:
+        return [key_and_reply(services, casebook, item) for item in items]
+    finally:
+        casebook.close()
+
+
+def lane_of(application: BlueBadgeApplication, lanes: int) -> int:
+    """The same applicant always goes to the same lane, so a resend is keyed after its original."""
+    key = f"{application.surname.lower()}|{application.date_of_birth.isoformat()}"
+    return zlib.crc32(key.encode()) % lanes
+
+
+def run_lanes(services: Services, lanes: list[list[Item]]) -> list[ItemResult]:
+    busy = [lane for lane in lanes if lane]
+    if len(busy) <= 1:
+        return [result for lane in busy for result in key_lane(services, lane)]
+    # Each lane runs in its own thread with a copy of this flow run's context (Prefect's run, settings).
+    with ThreadPoolExecutor(max_workers=len(busy), thread_name_prefix="casebook-lane") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, key_lane, services, lane) for lane in busy]
+        return [result for future in futures for result in future.result()]
 
 
 def _run_name() -> str:
@@ -127,6 +178,29 @@ def _run_name() -> str:
 
 @flow(name="blue-badge", flow_run_name=_run_name)
 def blue_badge(email_ids: list[str]) -> list[ItemResult]:
-    """Process claimed Blue Badge emails (ids in the processing folder), one after another, one browser."""
+    """Process claimed Blue Badge emails (ids in the processing folder).
+
+    Every form is read first (a rejected form is answered at once); the valid ones are keyed in
+    ``casebook.lanes`` browser sessions, one applicant per lane.
+    """
     services = current_services()
-    return [process_email(services, services.mailbox.find_claimed(email_id)) for email_id in email_ids]
+    results: dict[str, ItemResult] = {}
+    lanes: list[list[Item]] = [[] for _ in range(services.settings.casebook.lanes)]
+    for email_id in email_ids:
+        item = start_item(services, services.mailbox.find_claimed(email_id))
+        try:
+            item.application = read_application(services, item.email, item.audit)
+        except BusinessError as exc:
+            results[email_id] = reject(services, item, exc)
+            continue
+        except ClerkError as exc:
+            results[email_id] = fail(services, item, exc)
+            continue
+        except Exception as exc:  # a parser bug costs one email (in Exceptions), never the batch
+            results[email_id] = fail(services, item, SystemError(f"unexpected {type(exc).__name__} reading the form",
+                                                                 code="UNEXPECTED"))
+            continue
+        lanes[lane_of(item.application, len(lanes))].append(item)
+    for result in run_lanes(services, lanes):
+        results[result.email_id] = result
+    return [results[email_id] for email_id in email_ids]

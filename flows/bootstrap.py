@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,23 +36,15 @@ class Services:
     ledger: Ledger
     audit: AuditTrail
     secrets: Secrets = field(default_factory=load_secrets)
-    casebook_factory: object = None
-    """Builds the Casebook adapter on first use, so runs with nothing to key never start a browser."""
-    _casebook: CaseSystem | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    casebook_factory: Callable[[Services], CaseSystem] | None = None
+    """Builds a Casebook adapter (the bot, or a fake in tests)."""
 
-    @property
-    def casebook(self) -> CaseSystem:
-        with self._lock:
-            if self._casebook is None:
-                factory = self.casebook_factory or _casebook_bot
-                self._casebook = factory(self)
-            return self._casebook
+    def open_casebook(self) -> CaseSystem:
+        """A new Casebook session (its own browser). The caller closes it, in the thread that opened it:
+        Playwright's sync API belongs to one thread. Opened only when there is something to key."""
+        return (self.casebook_factory or _casebook_bot)(self)
 
     def close(self) -> None:
-        if self._casebook is not None:
-            self._casebook.close()
-            self._casebook = None
         self.audit.close()
         close = getattr(self.ledger, "close", None)
         if close:

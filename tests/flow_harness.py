@@ -58,3 +58,25 @@ def sent_replies(mailbox: LocalMailbox) -> list[Sent]:
 
 def audit_events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# What each expected outcome's reply subject starts with (runbooks/blue-badge.md, "The replies staff get").
+REPLY_SUBJECT = {
+    "created": "Blue Badge application keyed",
+    "already_keyed": "Already keyed",
+    "existing_application": "Application already held",
+    "rejected": "Action needed",
+}
+
+
+def assert_right_replies(mailbox: LocalMailbox, messages, expected: list[str]) -> None:
+    """Each email got the reply its expected outcome calls for; a sender not allowed got none."""
+    threads: dict[str, list[str]] = {}
+    for reply in sent_replies(mailbox):
+        threads.setdefault(reply.in_reply_to, []).append(reply.subject)
+    for message, outcome in zip(messages, expected, strict=True):
+        subjects = threads.get(str(message["Message-ID"]), [])
+        if outcome == "sender_not_allowed":
+            assert subjects == [], subjects
+        else:
+            assert any(subject.startswith(REPLY_SUBJECT[outcome]) for subject in subjects), (outcome, subjects)

@@ -12,16 +12,10 @@ from flows.bootstrap import bootstrap, use_services
 from flows.intake import intake
 from sandbox.casebook import CasebookConfig, CasebookServer
 from sandbox.mailgen import demo_batch
-from tests.flow_harness import sent_replies, settings_in
+from tests.flow_harness import assert_right_replies, settings_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.prefect]
 
-REPLY_SUBJECT = {
-    "created": "Blue Badge application keyed",
-    "already_keyed": "Already keyed",
-    "existing_application": "Application already held",
-    "rejected": "Action needed",
-}
 
 
 def test_demo_batch_ends_in_done_or_exceptions_with_one_case_per_application(tmp_path, prefect_api):
@@ -49,13 +43,4 @@ def test_demo_batch_ends_in_done_or_exceptions_with_one_case_per_application(tmp
     assert again.outcome == "already_keyed"
     assert mailbox.folder("inbox") == [] and mailbox.folder("processing") == []
     assert len(mailbox.folder("done")) + len(mailbox.folder("exceptions")) == len(batch.messages) + 1
-
-    threads: dict[str, list[str]] = {}
-    for reply in sent_replies(mailbox):
-        threads.setdefault(reply.in_reply_to, []).append(reply.subject)
-    for message, expected in zip(batch.messages, batch.expected, strict=True):
-        subjects = threads.get(str(message["Message-ID"]), [])
-        if expected == "sender_not_allowed":
-            assert subjects == []
-        else:
-            assert any(subject.startswith(REPLY_SUBJECT[expected]) for subject in subjects), (expected, subjects)
+    assert_right_replies(mailbox, batch.messages, batch.expected)

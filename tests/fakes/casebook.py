@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from connectors.errors import ApplicationUnavailable
@@ -22,8 +23,13 @@ class FakeCasebook:
     """Raise this on every call (a fault no retry cures)."""
     calls: int = 0
     closed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def key_application(self, application, clerk_ref: str) -> FakeKeyingResult:
+        with self._lock:  # lanes share one fake; the real Casebook serialises writes too
+            return self._key(application, clerk_ref)
+
+    def _key(self, application, clerk_ref: str) -> FakeKeyingResult:
         self.calls += 1
         if self.broken is not None:
             raise self.broken

@@ -14,16 +14,10 @@ from flows.intake import intake
 from sandbox.forms import applicant, blue_badge_pdf
 from sandbox.mailgen import application_email, demo_batch
 from tests.fakes.casebook import FakeCasebook
-from tests.flow_harness import audit_events, sent_replies, settings_in
+from tests.flow_harness import assert_right_replies, audit_events, sent_replies, settings_in
 
 pytestmark = pytest.mark.prefect
 
-REPLY_SUBJECT = {
-    "created": "Blue Badge application keyed",
-    "already_keyed": "Already keyed",
-    "existing_application": "Application already held",
-    "rejected": "Action needed",
-}
 
 
 def one_pass(tmp_path, casebook: FakeCasebook, messages):
@@ -50,15 +44,7 @@ def test_demo_batch_every_email_ends_in_done_or_exceptions_with_the_right_reply(
 
     replies = sent_replies(mailbox)
     assert not [r for r in replies if not r.to.endswith("@council.example.gov.uk")], "no reply to outsiders"
-    by_thread: dict[str, list[str]] = {}
-    for reply in replies:
-        by_thread.setdefault(reply.in_reply_to, []).append(reply.subject)
-    for message, expected in zip(batch.messages, batch.expected, strict=True):
-        subjects = by_thread.get(str(message["Message-ID"]), [])
-        if expected == "sender_not_allowed":
-            assert subjects == []
-        else:
-            assert any(s.startswith(REPLY_SUBJECT[expected]) for s in subjects), (expected, subjects)
+    assert_right_replies(mailbox, batch.messages, batch.expected)
     events = audit_events(settings.audit.path)
     finished = [e for e in events if e["step"] == "finish"]
     assert len(finished) == len(batch.messages)
@@ -111,3 +97,35 @@ def test_an_email_delivered_again_after_it_was_done_is_not_keyed_twice(tmp_path,
     subjects = [r.subject.split(":")[0] for r in sent_replies(mailbox)]
     assert subjects.count("Received") == 1, "a repeat delivery is not acknowledged twice"
     assert clerk_reference(str(message["Message-ID"])) == second.reference
+
+
+def test_one_applicant_always_keys_in_one_lane():
+    import random
+
+    from connectors.documents.blue_badge import validate_application
+    from flows.blue_badge import lane_of
+
+    people = [validate_application(applicant(random.Random(seed))) for seed in range(40)]
+    lanes = {lane_of(person, 3) for person in people}
+    assert lanes == {0, 1, 2}, "applicants spread over the lanes"
+    resend = validate_application(applicant(random.Random(0)))
+    assert lane_of(resend, 3) == lane_of(people[0], 3)
+
+
+def test_no_browser_parks_every_valid_email_for_a_supervisor(tmp_path, prefect_api):
+    import random
+
+    from connectors.errors import ConfigError
+
+    def no_browser(_services):
+        raise ConfigError("no browser found", key="CLERK_BROWSER")
+
+    settings = settings_in(tmp_path)
+    mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    for seed in range(3):
+        person = applicant(random.Random(seed))
+        mailbox.deliver(application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(person)))
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=no_browser)):
+        results = intake()
+    assert [(r.outcome, r.code, r.folder) for r in results] == [("system_error", "CONFIG_INVALID", "exceptions")] * 3
+    assert mailbox.folder("processing") == [] and len(mailbox.folder("exceptions")) == 3
