@@ -152,10 +152,10 @@ def _shown(path: Path) -> Path:
 
 
 def print_summary(summary: dict, settings: Settings, console: Console) -> None:
-    table = Table(title="Clerk demo: Blue Badge applications", show_header=True)
+    table = Table(title="Clerk demo: Blue Badge applications", show_header=False)
     table.add_column("")
     table.add_column("", justify="right")
-    for label, key in (("Emails received", "emails"), ("Done", "done"), ("Exceptions", "exceptions"),
+    for label, key in (("Emails received", "emails"), ("Processed", "processed"), ("Done", "done"), ("Exceptions", "exceptions"),
                        ("  of which rejected forms or senders", "rejected"), ("  of which system errors", "system_errors"),
                        ("Casebook cases created", "cases_created"), ("Duplicates recognised", "duplicates_recognised"),
                        ("Replies sent", "replies_sent"), ("Seconds per item", "seconds_per_item")):
@@ -166,9 +166,10 @@ def print_summary(summary: dict, settings: Settings, console: Console) -> None:
         "\n[bold]Where to look next[/]\n"
         f"  Replies to staff:   {root / 'sent'}  (one .eml per reply)\n"
         f"  Done, Exceptions:   {root / 'done'}, {root / 'exceptions'}\n"
-        f"  Audit trail:        {_shown(Path(summary['audit_log']))}  (JSON lines; personal data masked)\n"
-        f"  Casebook's cases:   clerk sandbox casebook --db {DEMO_DIR / 'casebook.db'}\n"
-        "                      then http://127.0.0.1:8765 (user clerk-bot, password casebook)\n"
-        "  Prefect's runs:     clerk ui   then http://127.0.0.1:4200/runs\n"
-        "  What each outcome means: runbooks/blue-badge.md"
+        f"  Audit trail:        {_shown(Path(summary['audit_log']))}  (personal data masked)\n"
+        f"  Casebook's cases:   .venv/bin/clerk sandbox casebook --db {DEMO_DIR / 'casebook.db'}\n"
+        "                      then http://127.0.0.1:8765 (clerk-bot / casebook)\n"
+        "  Prefect's runs:     .venv/bin/clerk ui   then http://127.0.0.1:4200/runs\n"
+        "  What each outcome means: runbooks/blue-badge.md",
+        soft_wrap=True,
     )

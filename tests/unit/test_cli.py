@@ -33,3 +33,36 @@ def test_run_intake_refuses_a_missing_config_file(tmp_path):
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
     assert "does not exist" in result.stderr and str(missing) in result.stderr
+
+
+def test_sandbox_casebook_serves_the_login_page_on_loopback(tmp_path):
+    import time
+    import urllib.request
+
+    from flows.prefect_server import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "flows.cli", "sandbox", "casebook", "--port", str(port),
+                               "--db", str(tmp_path / "casebook.db")], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, page = time.monotonic() + 30, ""
+        while not page and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(0.1)  # the server process is still starting
+        assert "User name" in page and "Password" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_sandbox_casebook_names_a_bad_fault_knob():
+    import os
+
+    env = {**os.environ, "CASEBOOK_ERROR_RATE": "often"}
+    result = subprocess.run([sys.executable, "-m", "flows.cli", "sandbox", "casebook"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "CASEBOOK_ERROR_RATE" in result.stderr

@@ -129,3 +129,34 @@ def test_no_browser_parks_every_valid_email_for_a_supervisor(tmp_path, prefect_a
         results = intake()
     assert [(r.outcome, r.code, r.folder) for r in results] == [("system_error", "CONFIG_INVALID", "exceptions")] * 3
     assert mailbox.folder("processing") == [] and len(mailbox.folder("exceptions")) == 3
+
+
+def test_each_items_outcome_reaches_prefects_run_log(tmp_path, prefect_api):
+    import random
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogHandler
+
+    message = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(random.Random(8))))
+    settings = settings_in(tmp_path)
+    mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    mailbox.deliver(message)
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: FakeCasebook())):
+        state = intake(return_state=True)
+    [result] = state.result()
+    APILogHandler().flush()
+    with get_client(sync_client=True) as client:
+        intake_run = state.state_details.flow_run_id
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[intake_run])))
+        assert [run.name for run in children] == ["blue-badge: 1 email"]
+        flow_run_ids = [intake_run, *(run.id for run in children)]
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=flow_run_ids)))
+    lines = [log.message for log in logs]
+    assert f"{result.reference} created: case {result.case_reference}" in lines, lines
