@@ -78,8 +78,9 @@ def intake(limit: int | None = None) -> list[ItemResult]:
         try:
             process, parked = accept(services, email)
         except ClerkError as exc:  # the ledger or mailbox failed mid-way: park the email, keep going
-            parked = park(services, email, exc, services.audit.bind(reference=clerk_reference(email.message_id)),
-                          None, time.perf_counter(), None)
+            reference = clerk_reference(email.message_id)
+            parked = park(services, email, exc, services.audit.bind(reference=reference, email_id=email.id),
+                          replies.system_problem(reference), time.perf_counter(), None)
             process = None
         if parked:
             results.append(parked)

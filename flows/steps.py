@@ -53,7 +53,10 @@ def finish(services: Services, email: Email, folder: FinalFolder, audit: AuditEv
            code: str | None = None, case_reference: str | None = None) -> None:
     """Record the outcome durably, then move the email out of processing. Audit first: never a silent move."""
     reference = audit.context["reference"]
-    services.ledger.update(reference, folder, outcome=outcome, reason_code=code, case_reference=case_reference)
+    try:
+        services.ledger.update(reference, folder, outcome=outcome, reason_code=code, case_reference=case_reference)
+    except ClerkError as exc:  # the audit trail and the mailbox still record the outcome
+        audit("ledger", "failed", code=exc.code)
     audit("finish", outcome, folder=folder, code=code, case_reference=case_reference)
     audit.flush()
     services.mailbox.move(email, folder)
@@ -63,7 +66,8 @@ def park(services: Services, email: Email, error: ClerkError, audit: AuditEvents
          started: float, process: str | None) -> ItemResult:
     """End an item in Exceptions: audit the error, tell the sender (if they may be told), move the email."""
     kind = "business" if isinstance(error, BusinessError) else "system"
-    audit("error", kind, code=error.code, message=error.message)
+    reasons = error.reasons if isinstance(error, BusinessError) else None
+    audit("error", kind, code=error.code, message=error.message, reasons=reasons)
     if reply is not None:
         try:
             send_reply(services, email, reply, audit, kind="rejection" if kind == "business" else "delay")

@@ -160,3 +160,25 @@ def test_each_items_outcome_reaches_prefects_run_log(tmp_path, prefect_api):
         logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=flow_run_ids)))
     lines = [log.message for log in logs]
     assert f"{result.reference} created: case {result.case_reference}" in lines, lines
+
+
+def test_a_broken_ledger_still_ends_every_email_in_exceptions_with_a_reply(tmp_path, prefect_api):
+    import random
+
+    from connectors.ledger import LedgerUnavailable
+
+    class BrokenLedger:
+        def open(self, *args, **kwargs):
+            raise LedgerUnavailable("disk full")
+
+        update = get = open
+
+    settings = settings_in(tmp_path)
+    mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    mailbox.deliver(application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(random.Random(9)))))
+    with use_services(bootstrap(settings, mailbox=mailbox, ledger=BrokenLedger(),
+                                casebook_factory=lambda _: FakeCasebook())):
+        [result] = intake()
+    assert (result.outcome, result.code, result.folder) == ("system_error", "LEDGER_UNAVAILABLE", "exceptions")
+    assert len(mailbox.folder("exceptions")) == 1 and mailbox.folder("processing") == []
+    assert [r.subject.split(":")[0] for r in sent_replies(mailbox)] == ["Delayed"]
