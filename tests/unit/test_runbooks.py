@@ -21,3 +21,27 @@ def test_every_error_code_has_a_runbook_entry():
     codes |= {"FORM_MULTIPLE", "UNEXPECTED", "EXTERNAL_SENDER"}  # codes given at the raise site
     missing = sorted(code for code in codes if f"**{code}**" not in text)
     assert not missing, f"error codes with no runbook entry: {missing}"
+
+
+def test_every_casebook_fault_knob_is_documented():
+    from sandbox.casebook.config import _ENV
+
+    text = (ROOT / "runbooks" / "getting-started.md").read_text()
+    missing = sorted(name for name, _ in _ENV.values() if f"`{name}`" not in text)
+    assert not missing, f"Casebook knobs missing from runbooks/getting-started.md: {missing}"
+
+
+def test_every_setting_is_in_the_example_config():
+    import yaml
+
+    from connectors.settings import Settings
+
+    example = yaml.safe_load((ROOT / "config" / "clerk.example.yaml").read_text())
+    for section, model in Settings.model_fields.items():
+        if section == "source":
+            continue
+        assert section in example, f"config/clerk.example.yaml has no '{section}'"
+        fields = getattr(model.annotation, "model_fields", None)
+        if fields:
+            missing = sorted(set(fields) - set(example[section]))
+            assert not missing, f"config/clerk.example.yaml '{section}' lacks {missing}"
