@@ -119,25 +119,30 @@ def fail(services: Services, item: Item, error: ClerkError) -> ItemResult:
     return park(services, item.email, error, item.audit, replies.system_problem(item.reference), item.started, PROCESS)
 
 
+def park_failure(services: Services, item: Item, error: Exception, doing: str) -> ItemResult:
+    """End an item that failed in Exceptions: a business error is rejected, anything else waits for a supervisor."""
+    if isinstance(error, BusinessError):
+        return reject(services, item, error)
+    if not isinstance(error, ClerkError):  # a bug must still end in Exceptions, never leave the email in processing
+        error = SystemError(f"unexpected {type(error).__name__} {doing}", code="UNEXPECTED")
+    return fail(services, item, error)
+
+
 def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemResult:
     """Key one read application, reply, and finish. Never raises for a business or system fault."""
     settings = services.settings.casebook
     keyer = key_into_casebook.with_options(retries=settings.retries, retry_delay_seconds=settings.retry_delay_s)
     try:
         result = keyer(services, casebook, item.application, item.reference, item.audit)
-    except BusinessError as exc:
-        return reject(services, item, exc)
-    except ClerkError as exc:
-        return fail(services, item, exc)
-    except Exception as exc:  # a bug must still end in Exceptions, never leave the email in processing
-        return fail(services, item, SystemError(f"unexpected {type(exc).__name__} while keying", code="UNEXPECTED"))
-    reply = {
-        "created": replies.case_created,
-        "already_keyed": replies.already_keyed,
-        "existing_application": replies.existing_application,
-    }[result.outcome](item.reference, result.case_reference)
-    send_reply(services, item.email, reply, item.audit, kind=result.outcome)
-    finish(services, item.email, "done", item.audit, outcome=result.outcome, case_reference=result.case_reference)
+        reply = {
+            "created": replies.case_created,
+            "already_keyed": replies.already_keyed,
+            "existing_application": replies.existing_application,
+        }[result.outcome](item.reference, result.case_reference)
+        send_reply(services, item.email, reply, item.audit, kind=result.outcome)
+        finish(services, item.email, "done", item.audit, outcome=result.outcome, case_reference=result.case_reference)
+    except Exception as exc:
+        return park_failure(services, item, exc, "while keying")
     get_run_logger().info("%s %s: case %s", item.reference, result.outcome.replace("_", " "), result.case_reference)
     return ItemResult(item.email.id, item.reference, PROCESS, result.outcome, "done",
                       case_reference=result.case_reference, seconds=time.perf_counter() - item.started)
@@ -190,15 +195,8 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
         item = start_item(services, services.mailbox.find_claimed(email_id))
         try:
             item.application = read_application(services, item.email, item.audit)
-        except BusinessError as exc:
-            results[email_id] = reject(services, item, exc)
-            continue
-        except ClerkError as exc:
-            results[email_id] = fail(services, item, exc)
-            continue
-        except Exception as exc:  # a parser bug costs one email (in Exceptions), never the batch
-            results[email_id] = fail(services, item, SystemError(f"unexpected {type(exc).__name__} reading the form",
-                                                                 code="UNEXPECTED"))
+        except Exception as exc:  # a bad form, or a parser bug, costs this email alone
+            results[email_id] = park_failure(services, item, exc, "reading the form")
             continue
         lanes[lane_of(item.application, len(lanes))].append(item)
     for result in run_lanes(services, lanes):
