@@ -1,8 +1,12 @@
 """The Casebook bot: keys a Blue Badge application into Casebook, idempotently, and reads it back.
 
-One page (one browser context) per bot, kept across calls; it logs in when it first needs to and
-again when Casebook says the session expired (once per operation). Every public method translates
-what went wrong into ``connectors.errors`` and quotes only the Clerk reference or the case
+One browser context per bot, kept across calls, with two pages (tabs) sharing its login: the keying
+page, where every operation runs, and a look-up page, where ``key_application`` runs its two searches
+while the keying page waits for the wizard's postcode lookup (Casebook keeps the wizard's draft and
+the last search apart in the session, so the two tabs do not disturb each other). "Save case" is
+pressed only after both searches have been read to the end and found nothing. The bot logs in when it first needs to and again
+when Casebook says the session expired, in either tab (once per operation). Every public method
+translates what went wrong into ``connectors.errors`` and quotes only the Clerk reference or the case
 reference: never the password, never the applicant's details.
 """
 
@@ -10,7 +14,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, TypeVar
@@ -23,6 +28,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from bots.casebook.pages.case_view import CaseViewPage
 from bots.casebook.pages.common import (
     CaseMissing,
+    Loading,
     LoginRefused,
     Patience,
     SessionExpired,
@@ -32,6 +38,7 @@ from bots.casebook.pages.common import (
 )
 from bots.casebook.pages.login import LoginPage
 from bots.casebook.pages.new_case import ConfirmationPage, UnexpectedDialog
+from bots.casebook.pages.search import SearchResultsPage
 from bots.casebook.pages.shell import ShellPage
 from bots.runtime import BrowserRuntime
 from connectors.documents.blue_badge import DATE_FORMAT, BlueBadgeApplication
@@ -116,12 +123,23 @@ class _SaveState:
     save_pressed: bool = False
 
 
+class _AlreadyInCasebook(Exception):
+    """A look-up found the application while the wizard was part-keyed: abandon the wizard."""
+
+    def __init__(self, result: KeyingResult) -> None:
+        super().__init__(result.outcome)
+        self.result = result
+
+
 class CasebookBot:
     def __init__(self, runtime: BrowserRuntime, settings: CasebookBotSettings) -> None:
         self._runtime = runtime
         self.settings = settings
-        self._page: Page | None = None
+        self._page: Page | None = None  # the keying page: every operation, and the wizard
         self._shell: ShellPage | None = None
+        self._lookup_page: Page | None = None  # key_application's searches, in the same context
+        self._lookup_shell: ShellPage | None = None
+        self._active: Page | None = None  # the page the current step acts on (for failure screenshots)
         self.logins = 0  # how many times the bot has logged in (diagnostics, tests)
         self.popups_dismissed = 0  # how many "Message of the day" popups it has closed
         self.busy_answers = 0  # how many "System busy" (503) answers Casebook has given it
@@ -175,23 +193,27 @@ class CasebookBot:
            with the oldest such case;
         3. otherwise create the case, read it back, compare the key fields -> "created"
            (RecordNotVerified when they differ).
+
+        The two searches run in the look-up page while the keying page is on step 2 (waiting for
+        Casebook's postcode lookup); steps 1-3 only fill a draft in the session, so a search that finds
+        something abandons the wizard unsaved. "Save case" is pressed only once both searches have
+        been read to the end and found nothing. A restart after "Save case" was pressed looks up in
+        order, in the keying page, before opening the wizard again.
         """
         state = _SaveState()
 
         def work(shell: ShellPage) -> KeyingResult:
-            keyed = self._find_clerk_ref(shell, clerk_ref)
-            if keyed:
-                return KeyingResult(keyed, "already_keyed")
-            existing = self._find_applicant(shell, application.surname, application.date_of_birth)
-            if existing:
-                return KeyingResult(existing[0], "existing_application")
-            reference, confirmation = self._create_case(shell, application, clerk_ref, state)
-            if confirmation is not None:
-                record = _record(confirmation.open_case(reference), reference)
-            else:
-                record = self._read_case(shell, reference)
-            _verify(record, application, clerk_ref)
-            return KeyingResult(reference, "created")
+            if state.save_pressed:  # did the save go through? Look before anything else, in order
+                return self._key_in_order(shell, application, clerk_ref, state)
+            lookups = _OverlappedLookups(self, self._lookup_tab(), application, clerk_ref)
+            try:
+                reference, confirmation = self._create_case(shell, application, clerk_ref, state, lookups)
+            except _AlreadyInCasebook as found:
+                log.info("casebook.wizard_abandoned", clerk_ref=clerk_ref, outcome=found.result.outcome)
+                return found.result
+            finally:
+                lookups.abandon()  # a wait still pending (after a failure) is cancelled
+            return self._read_back(shell, reference, confirmation, application, clerk_ref)
 
         started = time.monotonic()
         result = self._run("key_application", clerk_ref, work)
@@ -206,6 +228,7 @@ class CasebookBot:
 
     def close(self) -> None:
         page, self._page, self._shell = self._page, None, None
+        self._lookup_page = self._lookup_shell = self._active = None  # closed with the context
         if page is not None:
             try:
                 page.context.close()
@@ -231,7 +254,7 @@ class CasebookBot:
                     if expiries > 1:
                         raise
                     log.info("casebook.session_expired", operation=operation, reference=reference, during=exc.what)
-                    self._shell = None
+                    self._shell = self._lookup_shell = None
                 except SystemBusy as exc:
                     busy += 1
                     if busy > self.settings.busy_retries:
@@ -248,10 +271,15 @@ class CasebookBot:
         """The shell, logging in first if needed (a new page, a reset, or an expired session)."""
         if self._page is None or self._page.is_closed():
             self._page = self._runtime.new_page()
-            ShellPage.handle_message_of_the_day(self._page, self._count_popup)
-            self._page.on("response", self._count_busy)
+            self._watch(self._page)
             self._shell = None
+            self._lookup_page = None  # it belonged to the old context
+        self._active = self._page
         if self._shell is None:
+            self._lookup_shell = None
+            # Stop whatever the look-up page was loading: an answer to the old session must not
+            # arrive (and clear the cookie) after the new login.
+            self._blank_lookup_page()
             screen = LoginPage(self._page, self.patience).open(self.settings.url)
             if isinstance(screen, LoginPage):
                 screen = screen.log_in(self.settings.username, self.settings.password)
@@ -259,6 +287,56 @@ class CasebookBot:
                 log.info("casebook.logged_in", user=self.settings.username)
             self._shell = screen
         return self._shell
+
+    def _lookup_tab(self) -> ShellPage:
+        """The shell in the look-up page: a second page of the keying page's context, so logged in
+        with it. Call after :meth:`_logged_in`. SessionExpired when it shows the login page."""
+        assert self._page is not None
+        if self._lookup_page is None or self._lookup_page.is_closed():
+            self._lookup_page = self._page.context.new_page()
+            self._watch(self._lookup_page)
+            self._lookup_shell = None
+        if self._lookup_shell is None:
+            with self._acting_on(self._lookup_page):
+                screen = LoginPage(self._lookup_page, self.patience).open(self.settings.url)
+                if isinstance(screen, LoginPage):
+                    raise SessionExpired("opening the look-up page")
+            self._lookup_shell = screen
+        return self._lookup_shell
+
+    def _watch(self, page: Page) -> None:
+        ShellPage.handle_message_of_the_day(page, self._count_popup)
+        page.on("response", self._count_busy)
+
+    @contextmanager
+    def _acting_on(self, page: Page) -> Iterator[None]:
+        """Steps in ``page``, brought to the front for them, then the keying page again.
+
+        Chromium draws no frames for a tab behind another in its window, so clicks there wait a
+        second or two to see the element stable; a page that is only loading needs no frames. A
+        failure is screenshotted in ``page`` (``_active`` stays set when a step raises).
+        """
+        self._active = page
+        page.bring_to_front()
+        try:
+            yield
+            self._active = self._page
+        finally:
+            if self._page is not None and not self._page.is_closed():
+                self._page.bring_to_front()
+
+    def _blank_lookup_page(self) -> None:
+        page = self._lookup_page
+        if page is None or page.is_closed():
+            return
+        try:
+            page.goto("about:blank")
+        except PlaywrightError:
+            self._lookup_page = None
+            try:
+                page.close()
+            except PlaywrightError:
+                pass  # already gone
 
     def _count_popup(self) -> None:
         self.popups_dismissed += 1
@@ -268,18 +346,48 @@ class CasebookBot:
             self.busy_answers += 1
 
     def _failed(self, operation: str) -> None:
-        """Keep a masked screenshot, then leave the page in a known state: blank, to log in afresh."""
-        self._shell = None
-        page = self._page
+        """Keep a masked screenshot of the page that failed, then leave both pages in a known state:
+        blank, to log in afresh."""
+        self._shell = self._lookup_shell = None
+        page, failed = self._page, self._active
         if page is None:
             return
-        self._runtime.screenshot_on_failure(page, f"casebook-{operation}")
+        self._runtime.screenshot_on_failure(failed if failed is not None else page, f"casebook-{operation}")
+        self._blank_lookup_page()
         try:
             page.goto("about:blank")
         except PlaywrightError:
             self.close()  # the page is unusable: the next call opens a new one
 
     # --- the work, on a logged-in shell -----------------------------------------------------------
+
+    def _key_in_order(
+        self, shell: ShellPage, application: BlueBadgeApplication, clerk_ref: str, state: _SaveState
+    ) -> KeyingResult:
+        """key_application one step after another, in the keying page only."""
+        keyed = self._find_clerk_ref(shell, clerk_ref)
+        if keyed:
+            return KeyingResult(keyed, "already_keyed")
+        existing = self._find_applicant(shell, application.surname, application.date_of_birth)
+        if existing:
+            return KeyingResult(existing[0], "existing_application")
+        reference, confirmation = self._create_case(shell, application, clerk_ref, state)
+        return self._read_back(shell, reference, confirmation, application, clerk_ref)
+
+    def _read_back(
+        self,
+        shell: ShellPage,
+        reference: str,
+        confirmation: ConfirmationPage | None,
+        application: BlueBadgeApplication,
+        clerk_ref: str,
+    ) -> KeyingResult:
+        if confirmation is not None:
+            record = _record(confirmation.open_case(reference), reference)
+        else:
+            record = self._read_case(shell, reference)
+        _verify(record, application, clerk_ref)
+        return KeyingResult(reference, "created")
 
     def _find_clerk_ref(self, shell: ShellPage, clerk_ref: str) -> str | None:
         note = CLERK_NOTE.format(clerk_ref)
@@ -292,20 +400,27 @@ class CasebookBot:
         return None
 
     def _find_applicant(self, shell: ShellPage, surname: str, date_of_birth: date | str) -> list[str]:
-        results = shell.open_search().by_applicant(surname, _date_text(date_of_birth))
-        return sorted(results.all_references(), key=_reference_order)
+        return _references(shell.open_search().by_applicant(surname, _date_text(date_of_birth)))
 
     def _read_case(self, shell: ShellPage, case_reference: str) -> CaseRecord:
         view = shell.open_search().by_reference(case_reference).open_case(case_reference)
         return _record(view, case_reference)
 
     def _create_case(
-        self, shell: ShellPage, application: BlueBadgeApplication, clerk_ref: str, state: _SaveState
+        self,
+        shell: ShellPage,
+        application: BlueBadgeApplication,
+        clerk_ref: str,
+        state: _SaveState,
+        lookups: _Lookups | None = None,
     ) -> tuple[str, ConfirmationPage | None]:
+        """Key the wizard and save. ``lookups`` run between its steps (and may abandon it by raising
+        _AlreadyInCasebook); "Save case" is pressed only once they are ``cleared``."""
         if state.save_pressed:  # this is a retry after "Save case": did the save go through?
             saved = self._find_clerk_ref(shell, clerk_ref)
             if saved:
                 return saved, None
+        lookups = lookups or _Lookups()
         values = _keyed_values(application, clerk_ref)
         applicant = shell.open_new_case()
         applicant.enter(
@@ -321,6 +436,7 @@ class CasebookBot:
             address_line_1=values["address_line_1"],
             address_line_2=values["address_line_2"],
             town=values["town"],
+            meanwhile=lookups.postcode_pending,
         )
         eligibility = address.next()
         eligibility.enter(
@@ -332,6 +448,9 @@ class CasebookBot:
             notes=values["notes"],
         )
         review = eligibility.next()
+        lookups.before_save()
+        if not lookups.cleared:  # never reached: before_save raises or clears; kept as the guard
+            raise RuntimeError(f"Casebook look-ups not finished before saving (Clerk ref {clerk_ref})")
         state.save_pressed = True
         confirmation = review.save()
         reference = confirmation.case_reference()
@@ -339,7 +458,72 @@ class CasebookBot:
         return reference, confirmation
 
 
+class _Lookups:
+    """What runs between the wizard's steps. This one: nothing (the caller looked up beforehand)."""
+
+    cleared = True  # both look-ups have completed and found nothing
+
+    def postcode_pending(self) -> None:
+        """Step 2: Casebook is looking the postcode up."""
+
+    def before_save(self) -> None:
+        """The review is showing; "Save case" is next. Raise _AlreadyInCasebook to abandon the wizard."""
+
+    def abandon(self) -> None:
+        """Stop waiting for anything still loading."""
+
+
+class _OverlappedLookups(_Lookups):
+    """key_application's two searches, in the look-up page, while the keying page fills the wizard.
+
+    Casebook's postcode lookup is the one wait in which the browser and the bot are both idle, so the
+    searches run there: the Notes search to its last page (and each candidate's note), then the
+    applicant search is sent; its results load while steps 2 and 3 are finished, and are read to
+    their last page on the review step. The two run one after the other because Casebook keeps a
+    session's last search for its results pages. A search that finds the application raises
+    _AlreadyInCasebook (the wizard is abandoned unsaved); ``cleared`` is set only when both have
+    been read and found nothing.
+    """
+
+    def __init__(self, bot: CasebookBot, tab: ShellPage, application: BlueBadgeApplication, clerk_ref: str) -> None:
+        self._bot = bot
+        self._tab = tab
+        self._clerk_ref = clerk_ref
+        self._surname = _text(application.surname)
+        self._date_of_birth = _date_text(application.date_of_birth)
+        self._applicants: Loading[SearchResultsPage] | None = None
+        self.cleared = False
+
+    def postcode_pending(self) -> None:
+        with self._bot._acting_on(self._tab.page):
+            keyed = self._bot._find_clerk_ref(self._tab, self._clerk_ref)
+            if keyed:
+                raise _AlreadyInCasebook(KeyingResult(keyed, "already_keyed"))
+            search = self._tab.open_search()
+            self._applicants = search.begin_by_applicant(self._surname, self._date_of_birth)
+
+    def before_save(self) -> None:
+        applicants, self._applicants = self._applicants, None
+        if applicants is None:  # never: postcode_pending sent it (or raised)
+            raise RuntimeError(f"Casebook applicant search not sent before saving (Clerk ref {self._clerk_ref})")
+        with self._bot._acting_on(self._tab.page):
+            existing = _references(applicants.wait())
+        if existing:
+            raise _AlreadyInCasebook(KeyingResult(existing[0], "existing_application"))
+        self.cleared = True
+
+    def abandon(self) -> None:
+        applicants, self._applicants = self._applicants, None
+        if applicants is not None:
+            applicants.abandon()
+
+
 # --- helpers -----------------------------------------------------------------------------------------
+
+
+def _references(results: SearchResultsPage) -> list[str]:
+    """Every reference in the results, all pages, oldest first."""
+    return sorted(results.all_references(), key=_reference_order)
 
 
 def _text(value: object) -> str:

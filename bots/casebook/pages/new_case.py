@@ -4,6 +4,7 @@ confirmation. Fields are found by their labels; Casebook's control ids change on
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TypeVar
 
 from playwright.sync_api import Dialog, Locator
@@ -75,14 +76,25 @@ class ApplicantStep(_Step):
 class AddressStep(_Step):
     number, title = 2, "Address"
 
-    def enter(self, *, postcode: str, address_line_1: str, address_line_2: str, town: str) -> str:
+    def enter(
+        self,
+        *,
+        postcode: str,
+        address_line_1: str,
+        address_line_2: str,
+        town: str,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> str:
         """Key the address, using "Find address" for the postcode as Casebook insists; return the town
         the lookup proposed. The lines are keyed while the (slow) lookup runs; the town after it, since
-        the lookup overwrites it and the applicant's own town wins."""
+        the lookup overwrites it and the applicant's own town wins. ``meanwhile`` (work in another page)
+        is called after the lines are keyed, before waiting for the lookup's answer."""
         self.field("Postcode").fill(postcode)
         self.content.get_by_role("button", name="Find address", exact=True).click()
         self.field("Address line 1").fill(address_line_1)
         self.field("Address line 2").fill(address_line_2)
+        if meanwhile is not None:
+            meanwhile()
         proposed = self._lookup_answer()
         self.field("Town").fill(town)
         return proposed

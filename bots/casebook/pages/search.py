@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Locator
 
 from bots.casebook.pages.case_view import CaseViewPage
-from bots.casebook.pages.common import CaseMissing, Screen, clean, showing
+from bots.casebook.pages.common import CaseMissing, Loading, Screen, clean, showing
 
 _POSITION = re.compile(r"Page (\d+) of (\d+)")
 
@@ -23,21 +23,29 @@ class SearchPage(Screen):
 
     def by_applicant(self, surname: str, date_of_birth: str) -> SearchResultsPage:
         """``date_of_birth`` as DD/MM/YYYY."""
-        self.content.get_by_label("Surname", exact=True).fill(surname)
-        self.content.get_by_label("Date of birth", exact=True).fill(date_of_birth)
-        return self._search("Search by name")
+        return self.begin_by_applicant(surname, date_of_birth).wait()
 
     def by_notes(self, text: str) -> SearchResultsPage:
         """Cases whose Notes contain ``text`` (Casebook ignores case)."""
         self.content.get_by_label("Notes", exact=True).fill(text)
         return self._search("Search notes")
 
+    def begin_by_applicant(self, surname: str, date_of_birth: str) -> Loading[SearchResultsPage]:
+        """As :meth:`by_applicant`, returning while the results load (``wait()`` for them)."""
+        self.content.get_by_label("Surname", exact=True).fill(surname)
+        self.content.get_by_label("Date of birth", exact=True).fill(date_of_birth)
+        return self._begin_search("Search by name")
+
     def _search(self, button: str) -> SearchResultsPage:
+        return self._begin_search(button).wait()
+
+    def _begin_search(self, button: str) -> Loading[SearchResultsPage]:
         results = SearchResultsPage(self.page, self.patience)
         what = f"searching ({button})"
         search = self.content.get_by_role("button", name=button, exact=True)
-        self.go(search.click, self.content, results.marker, what, form=True)
-        return results
+        return self.begin(
+            lambda: search.click(no_wait_after=True), self.content, results.marker, what, results, form=True
+        )
 
 
 class SearchResultsPage(Screen):
