@@ -65,15 +65,14 @@ def finish(services: Services, email: Email, folder: FinalFolder, audit: AuditEv
 def park(services: Services, email: Email, error: ClerkError, audit: AuditEvents, reply: Reply | None,
          started: float, process: str | None) -> ItemResult:
     """End an item in Exceptions: audit the error, tell the sender (if they may be told), move the email."""
-    kind = "business" if isinstance(error, BusinessError) else "system"
-    reasons = error.reasons if isinstance(error, BusinessError) else None
-    audit("error", kind, code=error.code, message=error.message, reasons=reasons)
+    business = isinstance(error, BusinessError)
+    kind, outcome = ("business", "rejected") if business else ("system", "system_error")
+    audit("error", kind, code=error.code, message=error.message, reasons=error.reasons if business else None)
     if reply is not None:
         try:
-            send_reply(services, email, reply, audit, kind="rejection" if kind == "business" else "delay")
+            send_reply(services, email, reply, audit, kind="rejection" if business else "delay")
         except ClerkError as exc:  # a reply that cannot be sent must not keep the email out of Exceptions
             audit("reply", "failed", code=exc.code)
-    finish(services, email, "exceptions", audit, outcome="rejected" if kind == "business" else "system_error",
-           code=error.code)
-    return ItemResult(email.id, audit.context["reference"], process, "rejected" if kind == "business" else "system_error",
-                      "exceptions", code=error.code, seconds=time.perf_counter() - started)
+    finish(services, email, "exceptions", audit, outcome=outcome, code=error.code)
+    return ItemResult(email.id, audit.context["reference"], process, outcome, "exceptions", code=error.code,
+                      seconds=time.perf_counter() - started)

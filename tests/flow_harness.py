@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 
 from connectors.mail.local import LocalMailbox
-from connectors.settings import (
-    AuditSettings,
-    BrowserOptions,
-    CasebookSettings,
-    LedgerSettings,
-    MailboxSettings,
-    Settings,
-)
+from connectors.settings import Settings
+from flows.demo import demo_settings
 from flows.prefect_server import local_prefect_server
 
 
@@ -30,13 +24,10 @@ def prefect_api(tmp_path_factory):
 
 
 def settings_in(tmp_path: Path, casebook_url: str = "http://127.0.0.1:9") -> Settings:
-    return Settings(
-        mailbox=MailboxSettings(root=tmp_path / "mailbox"),
-        ledger=LedgerSettings(path=tmp_path / "ledger.db"),
-        audit=AuditSettings(path=tmp_path / "audit.jsonl"),
-        browser=BrowserOptions(screenshots_dir=tmp_path / "screenshots"),
-        casebook=CasebookSettings(url=casebook_url, retry_delay_s=0),
-    )
+    """The demo's settings in ``tmp_path``, retrying system faults without a delay."""
+    settings = demo_settings(tmp_path, casebook_url)
+    settings.casebook = settings.casebook.model_copy(update={"retry_delay_s": 0})
+    return settings
 
 
 @dataclass

@@ -192,10 +192,10 @@ class BlueBadgeApplication(BaseModel):
 
     @model_validator(mode="after")
     def _rules(self):
-        if not self.declaration:
-            raise ValueError("declaration: the applicant must tick the declaration")
-        if self.badge_type is BadgeType.RENEWAL and not self.existing_badge_number:
-            raise ValueError("existing_badge_number: a renewal needs the existing badge number")
+        problems = _declaration_and_renewal(self.declaration, self.badge_type is BadgeType.RENEWAL,
+                                            self.existing_badge_number)
+        if problems:
+            raise ValueError(next(iter(problems.values())))
         if self.eligibility is Eligibility.CHILD_UNDER_THREE:
             age_days = (date.today() - self.date_of_birth).days
             if age_days > 3 * 365 + 1:
@@ -232,15 +232,23 @@ def _sentence(error: dict) -> str:
     return f"{label} {message}{end}"
 
 
-def _rules_on_raw_values(fields: dict[str, object]) -> dict[str, str]:
-    """The cross-field rules, checked on the raw values so they are reported beside field errors."""
+def _declaration_and_renewal(declared: bool, renewal: bool, badge_number: object) -> dict[str, str]:
+    """The cross-field rules, as ``{field: "field: sentence"}``: used on the model and on raw values."""
     problems = {}
-    if not BlueBadgeApplication._declaration(fields.get("declaration")):
+    if not declared:
         problems["declaration"] = "declaration: the applicant must tick the declaration"
-    renewal = str(fields.get("badge_type") or "").strip().lower() == "renewal"
-    if renewal and not _blank_to_none(fields.get("existing_badge_number")):
+    if renewal and not badge_number:
         problems["existing_badge_number"] = "existing_badge_number: a renewal needs the existing badge number"
     return problems
+
+
+def _rules_on_raw_values(fields: dict[str, object]) -> dict[str, str]:
+    """The cross-field rules on the raw values, so they are reported beside field errors."""
+    return _declaration_and_renewal(
+        BlueBadgeApplication._declaration(fields.get("declaration")),
+        str(fields.get("badge_type") or "").strip().lower() == "renewal",
+        _blank_to_none(fields.get("existing_badge_number")),
+    )
 
 
 def validate_application(fields: dict[str, object]) -> BlueBadgeApplication:
