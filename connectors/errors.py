@@ -59,8 +59,89 @@ class SenderNotAllowed(BusinessError):
     code = "SENDER_NOT_ALLOWED"
 
 
+class SenderUnverified(SenderNotAllowed):
+    """Exchange did not vouch for the sender: not marked internal, and no DMARC pass for a partner domain."""
+
+    code = "SENDER_UNVERIFIED"
+
+
+class SenderSpoofed(SenderNotAllowed):
+    """``From`` and ``Sender`` differ: the email was sent on behalf of someone else."""
+
+    code = "SENDER_SPOOFED"
+
+
 class NoRoute(BusinessError):
     code = "NO_ROUTE"
+
+
+# --- attachments refused before or while parsing (connectors/documents) ----------------------------
+class AttachmentEmpty(UnreadableAttachment):
+    code = "ATTACHMENT_EMPTY"
+
+
+class AttachmentWrongType(UnreadableAttachment):
+    """By its content (not its name) the file is not a PDF or a Word document."""
+
+    code = "ATTACHMENT_WRONG_TYPE"
+
+
+class AttachmentDamaged(UnreadableAttachment):
+    """Truncated or corrupt: the parser could not read it."""
+
+    code = "ATTACHMENT_DAMAGED"
+
+
+class AttachmentEncrypted(UnreadableAttachment):
+    code = "ATTACHMENT_ENCRYPTED"
+
+
+class AttachmentActiveContent(UnreadableAttachment):
+    """Macros, ActiveX controls or a macro-enabled document type."""
+
+    code = "ATTACHMENT_ACTIVE_CONTENT"
+
+
+class AttachmentExternalLink(UnreadableAttachment):
+    """The document pulls in something from outside (an external template or other external relationship)."""
+
+    code = "ATTACHMENT_EXTERNAL_LINK"
+
+
+class AttachmentBomb(UnreadableAttachment):
+    """Compressed sizes or ratios out of bounds, or the parser ran out of its memory allowance."""
+
+    code = "ATTACHMENT_BOMB"
+
+
+class AttachmentTooLarge(UnreadableAttachment):
+    code = "ATTACHMENT_TOO_LARGE"
+
+
+class EmailTooLarge(UnreadableAttachment):
+    code = "EMAIL_TOO_LARGE"
+
+
+class AttachmentTooManyPages(UnreadableAttachment):
+    code = "ATTACHMENT_TOO_MANY_PAGES"
+
+
+class AttachmentTimeout(UnreadableAttachment):
+    """Reading the file took longer than the parser's time limit."""
+
+    code = "ATTACHMENT_TIMEOUT"
+
+
+class AttachmentScanned(UnreadableAttachment):
+    """A scanned image with no text, and OCR is not installed (or could not read it)."""
+
+    code = "ATTACHMENT_SCANNED"
+
+
+class FormNotRecognised(UnreadableAttachment):
+    """A readable document, but not the form this process expects."""
+
+    code = "FORM_NOT_RECOGNISED"
 
 
 class SystemError(ClerkError):  # noqa: A001 - deliberately Clerk's own, see module docstring
@@ -92,6 +173,12 @@ class RecordNotVerified(SystemError):
 
 class MailboxUnavailable(SystemError):
     code = "MAILBOX_UNAVAILABLE"
+
+
+class MailboxThrottled(MailboxUnavailable):
+    """The mail server kept answering "server busy" beyond the bounded wait; the email stays where it was."""
+
+    code = "MAILBOX_THROTTLED"
 
 
 class AlreadyClaimed(SystemError):

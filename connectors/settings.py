@@ -83,12 +83,18 @@ class ProcessSettings(_Section):
     """An email whose subject contains one of these (any case) is routed to this process."""
     recipients: list[str] = Field(default_factory=list)
     """An email sent to one of these aliases is routed to this process."""
+    attachment_types: list[str] = Field(default_factory=list)
+    """When set (``[pdf, docx]``), an email matches this process only if it also carries an attachment of
+    one of these types. Leave empty where staff may forget the attachment and should be told so."""
     allowed_senders: list[str] = Field(default_factory=list)
     """Addresses (``a.person@council.gov.uk``) or whole domains (``@council.gov.uk``) allowed to trigger it."""
     minutes_per_item: float = Field(default=15, ge=0)
     """Staff minutes one item used to take by hand (for the hours-freed report)."""
+    sla_working_days: int = Field(default=2, ge=0)
+    """An item should be answered within this many working days of its email (weekends and England and
+    Wales bank holidays do not count); the report lists the items past it."""
 
-    @field_validator("allowed_senders", "recipients")
+    @field_validator("allowed_senders", "recipients", "attachment_types")
     @classmethod
     def _lower(cls, values: list[str]) -> list[str]:
         return [value.strip().lower() for value in values]
@@ -105,9 +111,28 @@ def _default_processes() -> dict[str, ProcessSettings]:
     }
 
 
+class TrustSettings(_Section):
+    """Which emails Clerk believes come from who they say. Only a trusted sender can trigger a process or
+    get a reply, so a spoofed or outside address can never use Clerk to send mail (no backscatter)."""
+
+    require_internal_header: bool = True
+    """A council sender counts only when Exchange marked the message internal
+    (``X-MS-Exchange-Organization-AuthAs: Internal``; Exchange strips that header from mail arriving
+    from outside). Turn off only for a mailbox no outsider can write to."""
+    partner_domains: list[str] = Field(default_factory=list)
+    """Partner organisations' domains (``nhs.net``) trusted when ``Authentication-Results`` shows
+    ``dmarc=pass`` for the sender's domain. They still need to be on a process's allow-list."""
+
+    @field_validator("partner_domains")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return [value.strip().lower().lstrip("@") for value in values]
+
+
 class Settings(_Section):
     council_domains: list[str] = Field(default_factory=lambda: ["council.example.gov.uk"])
-    """The council's own mail domains. Only senders there ever get a reply (no backscatter)."""
+    """The council's own mail domains."""
+    trust: TrustSettings = Field(default_factory=TrustSettings)
     mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)

@@ -5,6 +5,7 @@ Reads like runbooks/blue-badge.md's "What happens to an email":
   2. route: config rules pick the process          (no match -> Exceptions, polite reply)
   3. sender check: the process's allow-list        (not allowed -> Exceptions; internal senders told why)
   4. record the work item under its Clerk reference, and acknowledge within seconds
+     (an email whose subject is "status CLK-..." is answered with that item's state instead)
   5. hand each process its batch (one Prefect flow run per process per pass, one browser for the batch)
 """
 
@@ -24,6 +25,7 @@ from flows import replies
 from flows.blue_badge import blue_badge
 from flows.bootstrap import Services, current_services
 from flows.routing import check_sender, route
+from flows.status import answer_status, status_request
 from flows.steps import ItemResult, park, send_reply
 
 PROCESS_FLOWS = {"blue_badge": blue_badge}
@@ -46,6 +48,9 @@ def accept(services: Services, email: Email) -> tuple[str, ItemResult | None]:
     reference = clerk_reference(email.message_id)
     audit = services.audit.bind(run=str(flow_run.id or "local"), reference=reference, email_id=email.id)
     audit("claim", "ok", sender=email.sender, received=email.received.isoformat())
+    asked = status_request(email)
+    if asked:
+        return "status", answer_status(services, email, asked, audit.bind(asked=asked))
     process = None
     try:
         process = route(email, services.settings)

@@ -62,3 +62,30 @@ def system_problem(reference: str) -> Reply:
         "A supervisor has been told and will complete it; you do not need to send it again.\n"
         f"Clerk reference: {reference}" + SIGN_OFF,
     )
+
+
+_STATE_WORDS = {
+    "received": "received, not yet acknowledged",
+    "acknowledged": "received and waiting to be keyed",
+    "keying": "being keyed now",
+    "done": "finished",
+    "exceptions": "with a supervisor (in Exceptions)",
+    "waiting": "waiting for a supervisor's decision",
+}
+
+
+def status(reference: str, item) -> Reply:
+    """The answer to ``status <reference>``: the item's state in words (``item`` is a ledger WorkItem or None)."""
+    if item is None:
+        return Reply(f"Status: {reference} not found",
+                     f"Clerk has no item with the reference {reference}. Please check the reference in the "
+                     "acknowledgement you received (it starts with CLK-)." + SIGN_OFF)
+    lines = [f"Clerk reference: {reference}", f"State: {_STATE_WORDS.get(item.state, item.state)}"]
+    if item.outcome:
+        lines.append(f"Outcome: {item.outcome.replace('_', ' ')}")
+    if item.case_reference:
+        lines.append(f"Case reference: {item.case_reference}")
+    if item.reason_code:
+        lines.append(f"Reason code: {item.reason_code}")
+    lines.append(f"Last updated: {item.updated_at}")
+    return Reply(f"Status: {reference} is {_STATE_WORDS.get(item.state, item.state)}", "\n".join(lines) + SIGN_OFF)

@@ -17,7 +17,7 @@ from connectors.errors import BusinessError, ClerkError
 from connectors.mail import Email, FinalFolder
 from flows.bootstrap import Services
 from flows.replies import Reply
-from flows.routing import is_internal
+from flows.routing import may_reply
 
 
 @dataclass
@@ -39,8 +39,8 @@ class ItemResult:
 
 @task(name="send-reply", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def send_reply(services: Services, email: Email, reply: Reply, audit: AuditEvents, kind: str) -> bool:
-    """Reply to the sender, unless the sender is outside the council (no backscatter to outsiders)."""
-    if not is_internal(email.sender, services.settings):
+    """Reply to the sender, unless Exchange does not vouch for them (no backscatter to forged or outside addresses)."""
+    if not may_reply(email, services.settings):
         audit("reply", "suppressed", kind=kind, code="EXTERNAL_SENDER")
         return False
     services.mailbox.reply(email, reply.subject, reply.body)

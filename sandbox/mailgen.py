@@ -20,13 +20,18 @@ def staff_address(rng: random.Random) -> str:
 
 def application_email(sender: str, pdf: bytes | None, *, subject: str = "Blue Badge application",
                       to: str = BLUE_BADGE_ALIAS, message_id: str | None = None,
-                      filename: str = "blue-badge-application.pdf", note: str | None = None) -> EmailMessage:
+                      filename: str = "blue-badge-application.pdf", note: str | None = None,
+                      internal: bool | None = None) -> EmailMessage:
+    """An email as Exchange would file it. ``internal`` (default: the sender is in the council's domain)
+    adds the header Exchange sets on mail its own users sent, which Clerk's sender check relies on."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = message_id or make_msgid(domain=sender.rpartition("@")[2] or COUNCIL)
+    if internal if internal is not None else sender.endswith("@" + COUNCIL):
+        message["X-MS-Exchange-Organization-AuthAs"] = "Internal"
     message.set_content(note or "Hi,\n\nPlease find attached a Blue Badge application received at the front desk.\n\nThanks")
     if pdf is not None:
         message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
@@ -70,8 +75,13 @@ def demo_batch(seed: int = 2026, valid: int = 16) -> Batch:
         wrong = INVALID_VARIANTS[name](applicant(rng))
         first.add(application_email(staff_address(rng), blue_badge_pdf(wrong)), "rejected")
     first.add(application_email(staff_address(rng), None, note="Form to follow."), "rejected")
-    # Someone not on the allow-list (an outside address) trying to trigger the process: no reply, Exceptions.
+    # Senders who may not trigger the process: no reply (it could be backscatter), Exceptions.
     first.add(application_email("j.bloggs@example.net", blue_badge_pdf(applicant(rng))), "sender_not_allowed")
+    forged = application_email(staff_address(rng), blue_badge_pdf(applicant(rng)), internal=False)
+    first.add(forged, "sender_not_allowed")  # a council From, sent from outside: Exchange did not mark it internal
+    on_behalf = application_email(staff_address(rng), blue_badge_pdf(applicant(rng)))
+    on_behalf["Sender"] = "mallory@example.net"
+    first.add(on_behalf, "sender_not_allowed")  # From a listed address, sent by someone else
     order = list(range(len(first.messages)))
     rng.shuffle(order)
     batch = Batch()

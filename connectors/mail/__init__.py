@@ -1,8 +1,12 @@
 """The Mailbox port: what Clerk needs from a shared mailbox, whichever server holds it.
 
 Folders are Clerk's: ``inbox`` (new mail), ``processing`` (claimed by a worker), ``done``,
-``exceptions`` and ``sent``. Every adapter (the local folder today; Exchange EWS and Graph next)
-implements :class:`Mailbox` and raises only errors from :mod:`connectors.errors`.
+``exceptions`` and ``sent``. Every adapter (the local folder, Exchange by EWS, Exchange Online by
+Graph) implements :class:`Mailbox` and raises only errors from :mod:`connectors.errors`.
+
+Attached messages (an email forwarded as an attachment, ``.eml`` or Outlook ``.msg``) are returned by
+``attachments()`` as one :class:`Attachment` of type ``message/rfc822`` holding the MIME text;
+:func:`expand_attached_messages` adds their own file attachments, one level deep.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 FinalFolder = Literal["done", "exceptions"]
+Folder = Literal["inbox", "processing", "done", "exceptions"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,53 @@ class Mailbox(Protocol):
 
     def find_claimed(self, email_id: str) -> Email:
         """A claimed email by id (a worker resuming its batch)."""
+
+    def list_folder(self, folder: Folder, limit: int | None = None) -> list[Email]:
+        """Emails in one of Clerk's folders, oldest first (headers only)."""
+
+    def requeue(self, email: Email) -> Email:
+        """Move an email (from Exceptions, normally) back to the inbox, to be claimed again."""
+
+    def send(self, to: list[str], subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
+        """Send a new email (not a reply) from the shared mailbox: reminders and reports to supervisors."""
+
+    def watch(self) -> MailWatcher:
+        """A watcher that tells the intake when new mail may have arrived (streaming where the server
+        offers it, else polling). The caller closes it."""
+
+
+class MailWatcher(Protocol):
+    mode: str
+    """How it learns of new mail: ``streaming``, ``notifications``, ``delta`` or ``polling``."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block until new mail may have arrived (True) or ``timeout`` seconds pass (False).
+
+        Survives a dropped connection, a restarted server and an expired subscription by subscribing
+        again; when it had to re-subscribe it returns True so the caller lists the inbox (mail may have
+        arrived while it was not listening). Raises :class:`~connectors.errors.MailboxUnavailable` only
+        when the server stays unreachable."""
+
+    def close(self) -> None:
+        """Unsubscribe and release the connection."""
+
+
+def expand_attached_messages(attachments: list[Attachment]) -> list[Attachment]:
+    """The attachments, plus the file attachments of any attached message (one level deep)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    expanded = list(attachments)
+    for attachment in attachments:
+        if attachment.content_type != "message/rfc822":
+            continue
+        try:
+            inner = BytesParser(policy=policy.default).parsebytes(attachment.data)
+        except Exception:  # noqa: BLE001 - a malformed attached message simply adds nothing
+            continue
+        for part in inner.iter_attachments():
+            if part.get_content_maintype() == "multipart":
+                continue
+            expanded.append(Attachment(part.get_filename() or "attachment", part.get_content_type(),
+                                       part.get_payload(decode=True) or b""))
+    return expanded

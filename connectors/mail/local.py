@@ -8,6 +8,7 @@ workers that race for one file, exactly one succeeds.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from datetime import UTC, datetime
 from email import policy
@@ -17,7 +18,7 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr, parseda
 from pathlib import Path
 
 from connectors.errors import AlreadyClaimed, MailboxUnavailable
-from connectors.mail import Attachment, Email, FinalFolder
+from connectors.mail import Attachment, Email, FinalFolder, Folder
 
 FOLDERS = ("inbox", "processing", "done", "exceptions", "sent")
 _KEPT_HEADERS = (
@@ -30,9 +31,10 @@ _KEPT_HEADERS = (
 
 
 class LocalMailbox:
-    def __init__(self, root: str | Path, address: str) -> None:
+    def __init__(self, root: str | Path, address: str, poll_interval_s: float = 0.2) -> None:
         self.root = Path(root)
         self.address = address
+        self.poll_interval_s = poll_interval_s
         try:
             for folder in FOLDERS:
                 (self.root / folder).mkdir(parents=True, exist_ok=True)
@@ -73,26 +75,35 @@ class LocalMailbox:
         for part in message.iter_attachments():
             if part.get_content_maintype() == "multipart":
                 continue
+            if part.get_content_type() == "message/rfc822":  # an email forwarded as an attachment
+                inner = part.get_content()
+                name = part.get_filename() or f"{inner.get('Subject', 'message')}.eml"
+                found.append(Attachment(name, "message/rfc822", inner.as_bytes(policy=policy.SMTP)))
+                continue
             data = part.get_payload(decode=True) or b""
             found.append(Attachment(part.get_filename() or "attachment", part.get_content_type(), data))
         return found
 
     def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
-        message = EmailMessage()
-        message["From"] = self.address
-        message["To"] = email.sender
-        message["Subject"] = subject
-        message["Date"] = formatdate(localtime=True)
-        message["Message-ID"] = make_msgid(domain=self.address.partition("@")[2] or None)
+        message = self._compose([email.sender], subject, body, attachments)
         message["In-Reply-To"] = email.message_id
         message["References"] = email.message_id
-        message.set_content(body)
-        for attachment in attachments or []:
-            maintype, _, subtype = attachment.content_type.partition("/")
-            message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
         self._write_atomically("sent", message)
 
-    def move(self, email: Email, folder: FinalFolder) -> Email:
+    def send(self, to: list[str], subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
+        self._write_atomically("sent", self._compose(to, subject, body, attachments))
+
+    def list_folder(self, folder: Folder, limit: int | None = None) -> list[Email]:
+        paths = self._eml_files(folder)
+        return [self._read(path, headers_only=True) for path in (paths[:limit] if limit else paths)]
+
+    def requeue(self, email: Email) -> Email:
+        return self.move(email, "inbox")
+
+    def watch(self) -> LocalWatcher:
+        return LocalWatcher(self.root / "inbox", self.poll_interval_s)
+
+    def move(self, email: Email, folder: FinalFolder | Folder) -> Email:
         source = self._locate(email)
         target = self.root / folder / source.name
         try:
@@ -110,6 +121,19 @@ class LocalMailbox:
         return self._eml_files(name)
 
     # --- internals --------------------------------------------------------------------------------
+    def _compose(self, to: list[str], subject: str, body: str, attachments: list[Attachment] | None) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.address
+        message["To"] = ", ".join(to)
+        message["Subject"] = subject
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain=self.address.partition("@")[2] or None)
+        message.set_content(body)
+        for attachment in attachments or []:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        return message
+
     def _write_atomically(self, folder: str, message: EmailMessage) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         name = f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
@@ -164,3 +188,40 @@ class LocalMailbox:
             body=body,
             attachment_names=names,
         )
+
+
+class LocalWatcher:
+    """Notices new files in the inbox folder by looking every ``interval`` seconds (a directory listing is
+    cheap; a pickup directory has no server to push events)."""
+
+    mode = "polling"
+
+    def __init__(self, inbox: Path, interval: float) -> None:
+        self._inbox = inbox
+        self._interval = interval
+        self._seen: set[str] = set()
+        self._closed = threading.Event()
+
+    def _new_names(self) -> set[str]:
+        try:
+            names = {entry.name for entry in os.scandir(self._inbox) if entry.name.endswith(".eml")}
+        except OSError as exc:
+            raise MailboxUnavailable(f"cannot read the inbox folder {self._inbox}: {exc.strerror}") from exc
+        new = names - self._seen
+        self._seen = names
+        return new
+
+    def wait(self, timeout: float) -> bool:
+        remaining = timeout
+        while not self._closed.is_set():
+            if self._new_names():
+                return True
+            if remaining <= 0:
+                return False
+            step = min(self._interval, remaining)
+            self._closed.wait(step)
+            remaining -= step
+        return False
+
+    def close(self) -> None:
+        self._closed.set()

@@ -35,7 +35,7 @@ def test_demo_batch_every_email_ends_in_done_or_exceptions_with_the_right_reply(
     casebook = FakeCasebook()
     settings, mailbox, results = one_pass(tmp_path, casebook, batch.messages)
 
-    outcomes = Counter("sender_not_allowed" if r.code == "SENDER_NOT_ALLOWED" else r.outcome for r in results)
+    outcomes = Counter("sender_not_allowed" if (r.code or "").startswith("SENDER_") else r.outcome for r in results)
     assert outcomes == Counter(batch.expected)
     assert len(casebook.cases) == batch.distinct_valid
     assert mailbox.folder("inbox") == [] and mailbox.folder("processing") == []
@@ -186,3 +186,27 @@ def test_a_broken_ledger_still_ends_every_email_in_exceptions_with_a_reply(tmp_p
     assert (result.outcome, result.code, result.folder) == ("system_error", "LEDGER_UNAVAILABLE", "exceptions")
     assert len(mailbox.folder("exceptions")) == 1 and mailbox.folder("processing") == []
     assert [r.subject.split(":")[0] for r in sent_replies(mailbox)] == ["Delayed"]
+
+
+def test_staff_can_ask_for_an_items_status_by_email(tmp_path, prefect_api):
+    import random
+
+    original = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(random.Random(6))))
+    settings, mailbox, [keyed] = one_pass(tmp_path, FakeCasebook(), [original])
+    reference = clerk_reference(original["Message-ID"])
+    ask = application_email("tom.ellis@council.example.gov.uk", None, subject=f"status {reference}")
+    outsider = application_email("eve@example.net", None, subject=f"Status {reference}")
+    unknown = application_email("priya.shah@council.example.gov.uk", None, subject="RE: status CLK-AAAAAAAAAA")
+    for message in (ask, outsider, unknown):
+        mailbox.deliver(message)
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: FakeCasebook())):
+        results = intake()
+
+    assert [(r.outcome, r.folder) for r in results] == [("status_sent", "done"), ("rejected", "exceptions"),
+                                                        ("status_sent", "done")]
+    answers = {reply.in_reply_to: reply for reply in sent_replies(mailbox)}
+    answer = answers[ask["Message-ID"]]
+    assert answer.subject == f"Status: {reference} is finished"
+    assert f"Case reference: {keyed.case_reference}" in answer.body
+    assert outsider["Message-ID"] not in answers, "an outsider learns nothing and gets no mail"
+    assert "not found" in answers[unknown["Message-ID"]].subject

@@ -2,15 +2,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.errors import NoRoute, SenderNotAllowed
+from connectors.errors import NoRoute, SenderNotAllowed, SenderSpoofed, SenderUnverified
 from connectors.mail import Email
 from connectors.settings import Settings
-from flows.routing import check_sender, is_internal, route
+from flows.routing import Trust, check_sender, is_internal, may_reply, route, sender_trust
 
 
-def email(sender="priya.shah@council.example.gov.uk", subject="Blue Badge application", to=("clerk@x",), **headers):
+INTERNAL = {"X-MS-Exchange-Organization-AuthAs": "Internal"}
+
+
+def email(sender="priya.shah@council.example.gov.uk", subject="Blue Badge application", to=("clerk@x",),
+          attachments=("form.pdf",), headers=None, **more):
     return Email(id="1.eml", message_id="<1@x>", sender=sender, to=tuple(to), subject=subject,
-                 received=datetime.now(UTC), headers=headers)
+                 received=datetime.now(UTC), headers=dict(INTERNAL if headers is None else headers, **more),
+                 attachment_names=tuple(attachments))
 
 
 def test_subject_keyword_or_recipient_alias_picks_the_process():
@@ -21,13 +26,57 @@ def test_subject_keyword_or_recipient_alias_picks_the_process():
         route(email(subject="Parking permit"), settings)
 
 
-def test_only_listed_senders_may_trigger_a_process():
+def test_attachment_types_narrow_a_route():
+    settings = Settings()
+    settings.processes["blue_badge"].attachment_types = ["pdf", "docx"]
+    assert route(email(attachments=("Form.DOCX",)), settings) == "blue_badge"
+    with pytest.raises(NoRoute):
+        route(email(attachments=("photo.jpg",)), settings)
+    with pytest.raises(NoRoute):
+        route(email(attachments=()), settings)
+
+
+def test_only_listed_internal_senders_may_trigger_a_process():
     settings = Settings()
     check_sender(email(), "blue_badge", settings)
-    with pytest.raises(SenderNotAllowed):
-        check_sender(email(sender="j.bloggs@example.net"), "blue_badge", settings)
-    with pytest.raises(SenderNotAllowed):  # From a listed address, but sent by someone else
+    with pytest.raises(SenderUnverified):  # an outside address
+        check_sender(email(sender="j.bloggs@example.net", headers={}), "blue_badge", settings)
+    with pytest.raises(SenderUnverified):  # a council From that Exchange did not mark internal: forged
+        check_sender(email(headers={}), "blue_badge", settings)
+    with pytest.raises(SenderUnverified):  # outsiders cannot mark themselves internal: the domain must be ours
+        check_sender(email(sender="eve@example.net"), "blue_badge", settings)
+    with pytest.raises(SenderSpoofed):  # From a listed address, but sent by someone else
         check_sender(email(Sender="mallory@example.net"), "blue_badge", settings)
+    settings.processes["blue_badge"].allowed_senders = ["tom.ellis@council.example.gov.uk"]
+    with pytest.raises(SenderNotAllowed) as caught:  # vouched for, but not on the list
+        check_sender(email(), "blue_badge", settings)
+    assert caught.type is SenderNotAllowed
+
+
+def test_partner_domains_need_a_dmarc_pass_for_their_own_domain():
+    settings = Settings()
+    settings.trust.partner_domains = ["nhs.net"]
+    settings.processes["blue_badge"].allowed_senders.append("@nhs.net")
+    passed = {"Authentication-Results": "mx.council.example.gov.uk; spf=pass smtp.mailfrom=nhs.net; "
+                                        "dkim=pass header.d=nhs.net; dmarc=pass action=none header.from=nhs.net"}
+    check_sender(email(sender="a.nurse@nhs.net", headers=passed), "blue_badge", settings)
+    assert may_reply(email(sender="a.nurse@nhs.net", headers=passed), settings)
+    failed = {"Authentication-Results": "mx; dmarc=fail action=quarantine header.from=nhs.net"}
+    other = {"Authentication-Results": "mx; dmarc=pass header.from=evil.example"}
+    for headers in ({}, failed, other):
+        assert sender_trust(email(sender="a.nurse@nhs.net", headers=headers), settings) is Trust.UNVERIFIED
+        with pytest.raises(SenderUnverified):
+            check_sender(email(sender="a.nurse@nhs.net", headers=headers), "blue_badge", settings)
+
+
+def test_only_vouched_for_senders_get_replies():
+    settings = Settings()
+    assert may_reply(email(), settings)
+    assert not may_reply(email(headers={}), settings)
+    assert not may_reply(email(Sender="mallory@example.net"), settings)
+    assert not may_reply(email(sender="j.bloggs@example.net"), settings)
+    settings.trust.require_internal_header = False  # a mailbox no outsider can write to
+    assert may_reply(email(headers={}), settings)
 
 
 def test_only_council_addresses_count_as_internal():
