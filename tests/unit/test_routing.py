@@ -7,7 +7,6 @@ from connectors.mail import Email
 from connectors.settings import Settings
 from flows.routing import Trust, check_sender, is_internal, may_reply, route, sender_trust
 
-
 INTERNAL = {"X-MS-Exchange-Organization-AuthAs": "Internal"}
 
 
