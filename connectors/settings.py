@@ -36,6 +36,13 @@ class MailboxSettings(_Section):
     """The shared mailbox's own address: replies are sent from it."""
     max_batch: int = Field(default=200, ge=1)
     """At most this many emails are claimed in one intake pass."""
+    watch: Literal["auto", "polling"] = "auto"
+    """How ``clerk watch`` learns of new mail: ``auto`` uses what the server offers (EWS streaming
+    subscriptions, Graph delta queries), falling back to polling; ``polling`` only polls."""
+    poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    """Polling interval (the local folder always polls; Exchange only when streaming is unavailable)."""
+    sweep_interval_s: float = Field(default=300, gt=0)
+    """``clerk watch`` also looks at the inbox this often whatever the watcher says, as a safety net."""
 
 
 class LedgerSettings(_Section):

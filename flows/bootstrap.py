@@ -97,7 +97,7 @@ class _BotWithRuntime:
 
 def build_mailbox(settings: Settings) -> Mailbox:
     if settings.mailbox.kind == "local":
-        return LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+        return LocalMailbox(settings.mailbox.root, settings.mailbox.address, settings.mailbox.poll_interval_s)
     raise NotImplementedError(settings.mailbox.kind)  # pragma: no cover - pydantic only admits known kinds
 
 

@@ -82,6 +82,30 @@ def run_intake(config: ConfigOption = None,
     console.print(f"{len(results)} emails: {done} done, {len(results) - done} in exceptions")
 
 
+@app.command()
+def watch(config: ConfigOption = None) -> None:
+    """Watch the mailbox and run the intake within seconds of each email (Ctrl-C stops it)."""
+    import signal
+    import threading
+
+    from flows.bootstrap import bootstrap, use_services
+    from flows.intake import intake
+    from flows.prefect_server import local_prefect_server
+    from flows.watch import watch_mailbox
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        settings = load_settings(config)
+        with local_prefect_server(), use_services(bootstrap(settings)) as services:
+            console.print(f"Watching {settings.mailbox.address} ({settings.mailbox.kind}); Ctrl-C stops")
+            passes = watch_mailbox(services, stop, intake)
+    except ClerkError as exc:
+        _fail(exc)
+    console.print(f"stopped after {passes} intake pass{'es' if passes != 1 else ''}")
+
+
 @sandbox_app.command("casebook")
 def sandbox_casebook(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,

@@ -1,0 +1,63 @@
+"""``clerk watch``: a long-running intake that starts within seconds of an email arriving.
+
+The mailbox's watcher (EWS streaming subscription, Graph delta query, or polling) says when new mail may
+have arrived; each wake-up runs one ``mail-intake`` flow pass, which claims everything in the inbox. A sweep
+every ``mailbox.sweep_interval_s`` catches anything a watcher missed. Claiming is a move, so two watchers
+(or a watcher and ``clerk run intake``) never process one email twice. A dropped connection or a mail
+server restart is logged and retried with a growing pause; the watcher re-subscribes itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from connectors.errors import ClerkError
+from connectors.mail import MailWatcher
+from flows.bootstrap import Services
+
+log = logging.getLogger("clerk.watch")
+_MAX_PAUSE_S = 60.0
+
+
+def watch_mailbox(services: Services, stop: threading.Event, run_pass: Callable[[], object],
+                  on_wake: Callable[[], None] | None = None) -> int:
+    """Run ``run_pass`` whenever mail may have arrived, until ``stop`` is set. Returns the passes run."""
+    mailbox, settings = services.mailbox, services.settings.mailbox
+    passes, pause = 0, 1.0
+    watcher: MailWatcher | None = None
+    due = True  # look once at start: mail may have arrived while nobody was watching
+    last_look = time.monotonic()
+    while not stop.is_set():
+        try:
+            if watcher is None:
+                watcher = mailbox.watch()
+                log.info("watching the inbox (%s)", watcher.mode)
+            if due or time.monotonic() - last_look >= settings.sweep_interval_s:
+                last_look = time.monotonic()
+                if on_wake:
+                    on_wake()
+                if mailbox.list_new(limit=1):
+                    run_pass()
+                    passes += 1
+            due = watcher.wait(min(1.0, settings.sweep_interval_s))
+            pause = 1.0
+        except ClerkError as exc:  # the mail server is down or restarting: wait, then watch again
+            log.warning("mailbox problem, retrying in %.0f s: %s", pause, exc)
+            if watcher is not None:
+                _close_quietly(watcher)
+                watcher = None
+            stop.wait(pause)
+            pause, due = min(pause * 2, _MAX_PAUSE_S), True
+    if watcher is not None:
+        _close_quietly(watcher)
+    return passes
+
+
+def _close_quietly(watcher: MailWatcher) -> None:
+    try:
+        watcher.close()
+    except Exception as exc:  # noqa: BLE001 - closing a broken subscription must not stop the loop
+        log.info("closing the watcher failed: %s", exc)
