@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -95,4 +96,18 @@ def intake(limit: int | None = None) -> list[ItemResult]:
         results.extend(PROCESS_FLOWS[process](email_ids))
     done = sum(1 for result in results if result.folder == "done")
     logger.info("intake pass finished: %d done, %d in exceptions", done, len(results) - done)
+    if results:
+        publish_review(results)
     return results
+
+
+def publish_review(results: list[ItemResult]) -> None:
+    """A table of every item in this pass, for supervisors reviewing runs in Prefect's UI."""
+    create_table_artifact(
+        key="intake-items",
+        table=[{"item": r.email_id, "outcome": r.outcome, "reason code": r.code or "", "clerk reference": r.reference,
+                "process": r.process or "", "case reference": r.case_reference or "",
+                "seconds": round(r.seconds, 2)} for r in results],
+        description=f"{sum(r.folder == 'done' for r in results)} done, "
+                    f"{sum(r.folder == 'exceptions' for r in results)} in Exceptions",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -137,6 +138,7 @@ def test_each_items_outcome_reaches_prefects_run_log(tmp_path, prefect_api):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
+        FlowRunFilterId,
         FlowRunFilterParentFlowRunId,
         LogFilter,
         LogFilterFlowRunId,
@@ -162,8 +164,13 @@ def test_each_items_outcome_reaches_prefects_run_log(tmp_path, prefect_api):
         assert [run.name for run in children] == ["blue-badge: 1 email"]
         flow_run_ids = [intake_run, *(run.id for run in children)]
         logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=flow_run_ids)))
+        artifacts = client.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[intake_run])))
     lines = [log.message for log in logs]
     assert f"{reference} created: case {case_reference}" in lines, lines
+    [review] = [artifact for artifact in artifacts if artifact.key == "intake-items"]
+    [row] = json.loads(review.data)
+    assert (row["clerk reference"], row["outcome"], row["case reference"]) == (reference, "created", case_reference)
 
 
 def test_a_broken_ledger_still_ends_every_email_in_exceptions_with_a_reply(tmp_path, prefect_api):
