@@ -10,11 +10,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.errors import ConfigError
@@ -27,13 +28,79 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class FolderNames(_Section):
+    """Names of Clerk's folders in an Exchange mailbox (created beside the Inbox when missing)."""
+
+    processing: str = "Processing"
+    done: str = "Done"
+    exceptions: str = "Exceptions"
+
+
+class EwsSettings(_Section):
+    """On-premises Exchange (Exchange Server SE / 2019 / 2016) by Exchange Web Services.
+
+    ``version`` and ``auth_type`` are explicit so Clerk makes no autodiscover or probing requests.
+    The password (NTLM, basic) comes from ``CLERK_MAIL_PASSWORD``; the OAuth2 client secret from
+    ``CLERK_MAIL_CLIENT_SECRET``."""
+
+    url: str
+    """The EWS endpoint, e.g. ``https://mail.council.gov.uk/EWS/Exchange.asmx``."""
+    username: str = ""
+    """The service account with delegate (Full Access) rights on the shared mailbox, e.g. ``COUNCIL\\svc-clerk``."""
+    auth_type: Literal["NTLM", "basic", "OAuth2"] = "NTLM"
+    version: str = "Exchange2016"
+    """exchangelib version name: Exchange2013, Exchange2016 (also right for 2019 and Server SE)."""
+    client_id: str | None = None
+    """OAuth2 only: the app registration's client id."""
+    tenant_id: str | None = None
+    """OAuth2 only: the tenant (or set ``token_url`` for AD FS)."""
+    token_url: str | None = None
+
+    @field_validator("url", "token_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https://")
+        return value
+
+    @model_validator(mode="after")
+    def _oauth(self):
+        if self.auth_type == "OAuth2" and not self.client_id:
+            raise ValueError("client_id: OAuth2 needs the app registration's client id")
+        if self.auth_type == "OAuth2" and not (self.tenant_id or self.token_url):
+            raise ValueError("tenant_id: OAuth2 needs the tenant id (or token_url)")
+        if self.auth_type != "OAuth2" and not self.username:
+            raise ValueError("username: NTLM and basic need the service account's user name")
+        return self
+
+
+class GraphSettings(_Section):
+    """Exchange Online by Microsoft Graph: an app registration with application permissions (Mail.ReadWrite,
+    Mail.Send) limited to the shared mailbox. The client secret comes from ``CLERK_MAIL_CLIENT_SECRET``."""
+
+    tenant_id: str
+    client_id: str
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+
+
 class MailboxSettings(_Section):
-    kind: Literal["local"] = "local"
-    """Which adapter: ``local`` (a folder of .eml files). Exchange adapters come with their own kinds."""
+    kind: Literal["local", "ews", "graph"] = "local"
+    """Which adapter: ``local`` (a folder of .eml files), ``ews`` (on-premises Exchange), ``graph``
+    (Exchange Online). Switching is configuration alone: flows and the demo do not change."""
     root: Path = Path(".clerk/mailbox")
     """Local mailbox: one sub-folder per mail folder (inbox, processing, done, exceptions, sent)."""
     address: str = "clerk@council.example.gov.uk"
-    """The shared mailbox's own address: replies are sent from it."""
+    """The shared mailbox's own address: replies are sent from it (and, for Exchange, the mailbox opened)."""
+    ews: EwsSettings | None = None
+    """Settings for ``kind: ews``."""
+    graph: GraphSettings | None = None
+    """Settings for ``kind: graph``."""
+    folders: FolderNames = Field(default_factory=FolderNames)
+    ca_file: Path | None = None
+    """Exchange only: trust this CA bundle too (a council's internal CA). TLS is always verified."""
+    busy_max_wait_s: float = Field(default=30, ge=0)
+    """Exchange only: how long to honour "server busy" back-offs before leaving the email for the next pass."""
     max_batch: int = Field(default=200, ge=1)
     """At most this many emails are claimed in one intake pass."""
     watch: Literal["auto", "polling"] = "auto"
@@ -43,6 +110,12 @@ class MailboxSettings(_Section):
     """Polling interval (the local folder always polls; Exchange only when streaming is unavailable)."""
     sweep_interval_s: float = Field(default=300, gt=0)
     """``clerk watch`` also looks at the inbox this often whatever the watcher says, as a safety net."""
+
+    @model_validator(mode="after")
+    def _kind_has_its_section(self):
+        if self.kind in ("ews", "graph") and getattr(self, self.kind) is None:
+            raise ValueError(f"{self.kind}: kind '{self.kind}' needs a mailbox.{self.kind} section")
+        return self
 
 
 class LedgerSettings(_Section):
@@ -82,6 +155,19 @@ class CasebookSettings(_Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+
+class ReviewSettings(_Section):
+    """Items a process should not decide alone wait for a supervisor (Prefect pause with a typed form)."""
+
+    poll_interval_s: int = Field(default=1, ge=1, le=60)
+    """How often a waiting run checks for the answer (Prefect's default is 10 s)."""
+    remind_after_s: float = Field(default=3600, gt=0)
+    """Email the supervisors when an item has waited this long."""
+    timeout_s: int = Field(default=8 * 3600, ge=1)
+    """Stop waiting after this long: the item goes to Exceptions (REVIEW_TIMEOUT), to be retried."""
+    supervisors: list[str] = Field(default_factory=lambda: ["supervisors@council.example.gov.uk"])
+    """Who is reminded about waiting items."""
 
 
 class ProcessSettings(_Section):
@@ -145,6 +231,7 @@ class Settings(_Section):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     browser: BrowserOptions = Field(default_factory=BrowserOptions)
     casebook: CasebookSettings = Field(default_factory=CasebookSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     processes: dict[str, ProcessSettings] = Field(default_factory=_default_processes)
 
     source: str = Field(default="embedded defaults", exclude=True)
@@ -157,6 +244,10 @@ class Secrets(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLERK_", extra="ignore")
 
     casebook_password: SecretStr = SecretStr("")
+    mail_password: SecretStr = SecretStr("")
+    """``CLERK_MAIL_PASSWORD``: the Exchange service account's password (EWS, NTLM or basic)."""
+    mail_client_secret: SecretStr = SecretStr("")
+    """``CLERK_MAIL_CLIENT_SECRET``: the app registration's secret (Graph, or EWS with OAuth2)."""
 
 
 def _find_secret_keys(data: object, path: str = "") -> list[str]:
@@ -205,7 +296,11 @@ def load_settings(path: str | Path | None = None) -> Settings:
         more = len(exc.errors()) - 1
         extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{message}{extra}", file=str(file), key=_key(first["loc"])) from None
+        loc = tuple(first["loc"])
+        named = re.match(r"^(\w+): (.+)$", message) if first["type"] == "value_error" else None
+        if named:  # a rule across a section's keys names the key it is about
+            loc, message = (*loc, named.group(1)), named.group(2)
+        raise ConfigError(f"{message}{extra}", file=str(file), key=_key(loc)) from None
     return settings.model_copy(update={"source": str(file)})
 
 

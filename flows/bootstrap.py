@@ -46,9 +46,10 @@ class Services:
 
     def close(self) -> None:
         self.audit.close()
-        close = getattr(self.ledger, "close", None)
-        if close:
-            close()
+        for part in (self.ledger, self.mailbox):
+            close = getattr(part, "close", None)  # not every adapter holds a connection
+            if close:
+                close()
 
 
 def _casebook_bot(services: Services) -> CaseSystem:
@@ -95,10 +96,31 @@ class _BotWithRuntime:
             self._runtime.close()
 
 
-def build_mailbox(settings: Settings) -> Mailbox:
-    if settings.mailbox.kind == "local":
-        return LocalMailbox(settings.mailbox.root, settings.mailbox.address, settings.mailbox.poll_interval_s)
-    raise NotImplementedError(settings.mailbox.kind)  # pragma: no cover - pydantic only admits known kinds
+def build_mailbox(settings: Settings, secrets: Secrets | None = None) -> Mailbox:
+    """The mailbox adapter the settings name: a local folder, on-premises Exchange (EWS) or Exchange Online."""
+    mailbox = settings.mailbox
+    if mailbox.kind == "local":
+        return LocalMailbox(mailbox.root, mailbox.address, mailbox.poll_interval_s)
+    secrets = secrets or load_secrets()
+    common = {"mailbox": mailbox.address, "ca_file": str(mailbox.ca_file) if mailbox.ca_file else None,
+              "folders": mailbox.folders.model_dump(), "busy_max_wait_s": mailbox.busy_max_wait_s,
+              "poll_interval_s": mailbox.poll_interval_s}
+    if mailbox.kind == "ews":
+        from connectors.mail.ews import EwsMailbox, EwsOAuth
+
+        ews = mailbox.ews
+        oauth = EwsOAuth(client_id=ews.client_id, client_secret=secrets.mail_client_secret.get_secret_value(),
+                         tenant_id=ews.tenant_id, token_url=ews.token_url) if ews.auth_type == "OAuth2" else None
+        return EwsMailbox(url=ews.url, username=ews.username, password=secrets.mail_password.get_secret_value(),
+                          auth_type=ews.auth_type, version=ews.version, oauth=oauth,
+                          watch_mode="polling" if mailbox.watch == "polling" else "streaming", **common)
+    from connectors.mail.graph import GraphMailbox
+
+    graph = mailbox.graph
+    return GraphMailbox(tenant_id=graph.tenant_id, client_id=graph.client_id,
+                        client_secret=secrets.mail_client_secret.get_secret_value(),
+                        authority_host=graph.authority_host, graph_url=graph.graph_url,
+                        watch_mode=mailbox.watch, **common)
 
 
 def bootstrap(settings: Settings | None = None, **overrides) -> Services:
@@ -106,7 +128,7 @@ def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     configure_logging()
     settings = settings or load_settings()
     parts = {
-        "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings),
+        "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings, overrides.get("secrets")),
         "ledger": overrides.pop("ledger", None) or SqliteLedger(settings.ledger.path),
         "audit": overrides.pop("audit", None) or AuditTrail(settings.audit.path),
     }

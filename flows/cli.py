@@ -59,7 +59,10 @@ def check_config(config: ConfigOption = None) -> None:
     except ConfigError as exc:
         _fail(exc)
     console.print(f"[green]OK[/] settings from {settings.source}")
-    console.print(f"  mailbox: {settings.mailbox.kind} at {settings.mailbox.root}")
+    mailbox = settings.mailbox
+    where = {"local": lambda: str(mailbox.root), "ews": lambda: mailbox.ews.url,
+             "graph": lambda: mailbox.graph.graph_url}[mailbox.kind]()
+    console.print(f"  mailbox: {mailbox.address} ({mailbox.kind}) at {where}")
     console.print(f"  casebook: {settings.casebook.url} as {settings.casebook.username}")
     console.print(f"  processes: {', '.join(name for name, p in settings.processes.items() if p.enabled)}")
 
@@ -104,6 +107,133 @@ def watch(config: ConfigOption = None) -> None:
     except ClerkError as exc:
         _fail(exc)
     console.print(f"stopped after {passes} intake pass{'es' if passes != 1 else ''}")
+
+
+def _services(config: Path | None):
+    from flows.bootstrap import bootstrap
+
+    return bootstrap(load_settings(config))
+
+
+@app.command()
+def exceptions(config: ConfigOption = None) -> None:
+    """List the emails parked in Exceptions, with their code and the runbook section that explains it."""
+    from rich.table import Table
+
+    from flows.operations import parked_items
+
+    try:
+        services = _services(config)
+        parked = parked_items(services)
+    except ClerkError as exc:
+        _fail(exc)
+    table = Table(title=f"{len(parked)} item{'s' if len(parked) != 1 else ''} in Exceptions")
+    for column in ("reference", "received", "process", "code", "kind", "what to do"):
+        table.add_column(column)
+    for item in parked:
+        table.add_row(item.reference, item.email.received.strftime("%Y-%m-%d %H:%M"),
+                      item.item.process if item.item else "-", item.code,
+                      "system (retry when fixed)" if item.system_fault else "business (sender told)",
+                      item.runbook or "-")
+    console.print(table)
+
+
+@app.command()
+def retry(reference: Annotated[str, typer.Argument(help="The Clerk reference (CLK-...).")],
+          config: ConfigOption = None,
+          by: Annotated[str, typer.Option(help="Who re-queued it (for the audit trail).")] = os.environ.get(
+              "USER", "supervisor"),
+          force: Annotated[bool, typer.Option(help="Re-queue a business rejection too.")] = False) -> None:
+    """Re-queue a parked item once its fault is fixed; the next intake pass keys it (never twice)."""
+    from flows.operations import retry as requeue
+
+    try:
+        parked = requeue(_services(config), reference, by, force=force)
+    except ClerkError as exc:
+        _fail(exc)
+    console.print(f"{parked.reference} ({parked.code}) is back in the inbox; the next intake pass takes it.")
+
+
+@app.command()
+def status(reference: Annotated[str, typer.Argument(help="The Clerk reference (CLK-...).")],
+           config: ConfigOption = None) -> None:
+    """An item's state and its whole history from the audit trail."""
+    from rich.table import Table
+
+    from flows.operations import history
+
+    try:
+        item, events = history(_services(config), reference)
+    except ClerkError as exc:
+        _fail(exc)
+    if item is None and not events:
+        err.print(f"[bold red]clerk:[/] no item {reference.upper()} in the ledger or the audit trail")
+        raise typer.Exit(1)
+    if item:
+        console.print(f"{item.reference}: {item.state} ({item.process}), outcome {item.outcome or '-'}, "
+                      f"code {item.reason_code or '-'}, case {item.case_reference or '-'}, attempts {item.attempts}")
+    table = Table(title="history")
+    for column in ("seq", "time", "step", "outcome", "actor", "details"):
+        table.add_column(column)
+    shown = {"seq", "time", "step", "outcome", "actor", "reference", "prev", "run", "email_id", "process"}
+    for event in events:
+        details = ", ".join(f"{k}={v}" for k, v in event.items() if k not in shown and v is not None)
+        table.add_row(str(event.get("seq")), str(event.get("time", ""))[:19], event.get("step", ""),
+                      str(event.get("outcome", "")), str(event.get("actor", "")), details)
+    console.print(table)
+
+
+@app.command()
+def review(
+    reference: Annotated[str | None, typer.Argument(help="Answer this item (CLK-...); without it, list them.")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Key it as read.")] = False,
+    correct: Annotated[list[str] | None, typer.Option("--correct", help="field=value; repeatable.")] = None,
+    reject: Annotated[str | None, typer.Option("--reject", help="Reason, sent to the sender.")] = None,
+    by: Annotated[str, typer.Option(help="Your name, for the audit trail.")] = os.environ.get("USER", ""),
+) -> None:
+    """List the items waiting for a supervisor, or answer one (Prefect's UI offers the same form)."""
+    from flows.prefect_server import local_prefect_server
+
+    try:
+        with local_prefect_server():
+            _review(reference, approve, correct, reject, by)
+    except ClerkError as exc:
+        _fail(exc)
+
+
+def _review(reference, approve, correct, reject, by) -> None:
+    from pydantic import ValidationError
+    from rich.table import Table
+
+    from flows.review import answer_review, waiting_reviews
+
+    if reference is None:
+        waiting = waiting_reviews()
+        table = Table(title=f"{len(waiting)} item{'s' if len(waiting) != 1 else ''} waiting for a decision")
+        for column in ("reference", "waiting since (UTC)", "run", "question"):
+            table.add_column(column)
+        for item in waiting:
+            table.add_row(item.reference, item.since, item.flow_run_name, item.question)
+        console.print(table)
+        return
+    chosen = [name for name, given in (("approve", approve), ("correct", correct), ("reject", reject)) if given]
+    if len(chosen) != 1:
+        err.print("[bold red]clerk:[/] give exactly one of --approve, --correct field=value, --reject REASON")
+        raise typer.Exit(2)
+    decision = {"reviewer": by, "decision": chosen[0]}
+    if correct:
+        decision["corrections"] = dict(pair.split("=", 1) for pair in correct if "=" in pair)
+    if reject:
+        decision["reason"] = reject
+    try:
+        answered = answer_review(reference, decision)
+    except ValidationError as exc:
+        err.print(f"[bold red]clerk:[/] {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(2) from None
+    except LookupError as exc:
+        err.print(f"[bold red]clerk:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"{answered.reference}: {chosen[0]} sent to run {answered.flow_run_name}")
 
 
 @sandbox_app.command("casebook")

@@ -2,7 +2,7 @@ import importlib
 
 import pytest
 
-BACKENDS = ("local",)  # EWS and Graph join as their loopback servers land
+BACKENDS = ("local", "graph")  # EWS joins as its loopback server lands
 
 
 @pytest.fixture(params=BACKENDS)

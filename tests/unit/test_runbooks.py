@@ -45,3 +45,22 @@ def test_every_setting_is_in_the_example_config():
         if fields:
             missing = sorted(set(fields) - set(example[section]))
             assert not missing, f"config/clerk.example.yaml '{section}' lacks {missing}"
+
+
+def test_the_commented_exchange_examples_in_the_example_config_are_valid():
+    import yaml
+
+    from connectors.settings import Settings
+
+    lines = (ROOT / "config" / "clerk.example.yaml").read_text().splitlines()
+    blocks, current = [], None
+    for line in lines:
+        if line == "# mailbox:":
+            current = [line[2:]]
+            blocks.append(current)
+        elif current is not None and line.startswith("#   "):
+            current.append(line[2:].split("  #")[0])
+        else:
+            current = None
+    kinds = [Settings.model_validate(yaml.safe_load("\n".join(block))).mailbox.kind for block in blocks]
+    assert kinds == ["ews", "graph"]

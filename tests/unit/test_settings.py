@@ -67,3 +67,21 @@ def test_secrets_come_from_the_environment(monkeypatch):
     secrets = load_secrets()
     assert secrets.casebook_password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(secrets)
+
+
+def test_an_exchange_mailbox_needs_its_section_and_names_the_missing_key(tmp_path):
+    from connectors.errors import ConfigError
+    from connectors.settings import load_settings
+
+    file = tmp_path / "clerk.yaml"
+    file.write_text("mailbox:\n  kind: ews\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(file)
+    assert caught.value.key == "mailbox.ews" and str(file) in str(caught.value)
+    file.write_text("mailbox:\n  kind: ews\n  ews:\n    url: https://mail.council.example.gov.uk/EWS/Exchange.asmx\n"
+                    "    auth_type: OAuth2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(file)
+    assert caught.value.key == "mailbox.ews.client_id"
+    file.write_text("mailbox:\n  kind: graph\n  graph:\n    tenant_id: t\n    client_id: c\n")
+    assert load_settings(file).mailbox.graph.client_id == "c"

@@ -1,0 +1,68 @@
+"""The flows run unchanged on Exchange: only the settings change from the local folder to EWS or Graph.
+
+Settings are built the way a council's config file would give them, and the composition root builds the
+adapter from them (no adapter is passed in); Casebook is faked behind its port to keep this fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections import Counter
+
+import pytest
+
+from connectors.settings import GraphSettings, MailboxSettings, Secrets
+from flows.bootstrap import bootstrap, use_services
+from flows.intake import intake
+from sandbox.mailgen import demo_batch
+from tests.fakes.casebook import FakeCasebook
+from tests.flow_harness import REPLY_SUBJECT, settings_in
+
+pytestmark = pytest.mark.prefect
+
+
+@contextlib.contextmanager
+def graph_backend(tmp_path):
+    from tests.graph_server import GraphServer
+
+    with GraphServer(tmp_path / "graph") as server:
+        mailbox = MailboxSettings(kind="graph", address=server.mailbox, ca_file=server.ca_file, busy_max_wait_s=2,
+                                  graph=GraphSettings(tenant_id=server.tenant_id, client_id=server.client_id,
+                                                      authority_host=server.authority_host,
+                                                      graph_url=server.graph_url))
+        yield server, mailbox, Secrets(mail_client_secret=server.client_secret)
+
+
+BACKENDS = {"graph": graph_backend}
+
+
+@pytest.mark.parametrize("kind", sorted(BACKENDS))
+def test_a_demo_batch_runs_unchanged_on_an_exchange_backend(tmp_path, prefect_api, kind):
+    batch = demo_batch(seed=random.Random(kind).randrange(1000), valid=4)
+    casebook = FakeCasebook()
+    with BACKENDS[kind](tmp_path) as (server, mailbox_settings, secrets):
+        settings = settings_in(tmp_path)
+        settings.mailbox = mailbox_settings
+        for message in batch.messages:
+            server.deliver(message)
+        services = bootstrap(settings, secrets=secrets, casebook_factory=lambda _: casebook)
+        with use_services(services):
+            results = intake()
+        sent = server.sent_messages()
+        folders = {name: server.folder_subjects(name) for name in ("inbox", "Processing", "Done", "Exceptions")}
+
+    outcomes = Counter("sender_not_allowed" if (r.code or "").startswith("SENDER_") else r.outcome for r in results)
+    assert outcomes == Counter(batch.expected)
+    assert len(casebook.cases) == batch.distinct_valid
+    assert folders["inbox"] == [] and folders["Processing"] == []
+    assert len(folders["Done"]) + len(folders["Exceptions"]) == len(batch.messages)
+    threads: dict[str, list[str]] = {}
+    for reply in sent:
+        threads.setdefault(str(reply["In-Reply-To"]).strip(), []).append(str(reply["Subject"]))
+    for message, expected in zip(batch.messages, batch.expected, strict=True):
+        subjects = threads.get(str(message["Message-ID"]), [])
+        if expected == "sender_not_allowed":
+            assert subjects == [], "no reply to a sender Exchange did not vouch for"
+        else:
+            assert any(subject.startswith(REPLY_SUBJECT[expected]) for subject in subjects), (expected, subjects)
