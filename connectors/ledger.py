@@ -19,7 +19,7 @@ from typing import Protocol
 
 from connectors.errors import SystemError
 
-STATES = ("received", "acknowledged", "keying", "done", "exceptions")
+STATES = ("received", "acknowledged", "waiting", "keying", "done", "exceptions")
 
 
 def clerk_reference(message_id: str) -> str:

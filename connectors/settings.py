@@ -110,6 +110,9 @@ class MailboxSettings(_Section):
     """Polling interval (the local folder always polls; Exchange only when streaming is unavailable)."""
     sweep_interval_s: float = Field(default=300, gt=0)
     """``clerk watch`` also looks at the inbox this often whatever the watcher says, as a safety net."""
+    stranded_after_s: float = Field(default=3600, gt=0)
+    """An email left in Processing this long by a worker that stopped (its ledger row untouched) is put
+    back in the inbox by ``clerk watch``. Items waiting for a supervisor get ``review.timeout_s`` more."""
 
     @model_validator(mode="after")
     def _kind_has_its_section(self):

@@ -6,6 +6,8 @@ Reads like runbooks/blue-badge.md. For each claimed email:
      (in ``casebook.lanes`` browser sessions at once; one applicant's emails always share a lane)
   3. reply with the case reference
   4. move the email to Done (or Exceptions, with a reply, if anything failed)
+An item Clerk should not decide alone (a warning, values read by OCR) waits for a supervisor once the
+rest of the batch is keyed (flows/review.py), then is keyed, keyed with corrections, or rejected.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -22,12 +25,13 @@ from prefect.runtime import flow_run
 
 from connectors.audit import AuditEvents
 from connectors.documents import read_blue_badge
-from connectors.documents.blue_badge import BlueBadgeApplication
+from connectors.documents.blue_badge import DATE_FORMAT, LABELS, BlueBadgeApplication, validate_application
 from connectors.errors import BusinessError, ClerkError, MissingAttachment, SystemError, UnreadableAttachment
 from connectors.ledger import clerk_reference
 from connectors.mail import Email
 from flows import replies
 from flows.bootstrap import CaseSystem, Services, current_services
+from flows.review import ReviewDecision, ask_supervisor
 from flows.steps import ItemResult, finish, park, send_reply
 
 PROCESS = "blue_badge"
@@ -99,6 +103,8 @@ class Item:
     audit: AuditEvents
     started: float
     application: BlueBadgeApplication | None = None
+    review: list[str] | None = None
+    """Why a supervisor must decide before this item is keyed (field names and rules, no values)."""
 
 
 def start_item(services: Services, email: Email) -> Item:
@@ -148,6 +154,45 @@ def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemR
                       case_reference=result.case_reference, seconds=time.perf_counter() - item.started)
 
 
+OLDEST_WITHOUT_REVIEW = 100
+
+
+def review_reasons(application: BlueBadgeApplication) -> list[str]:
+    """Warnings rather than errors: the form is valid, but a person should confirm before it is keyed."""
+    reasons = []
+    today = date.today()
+    age = today.year - application.date_of_birth.year - (
+        (today.month, today.day) < (application.date_of_birth.month, application.date_of_birth.day))
+    if age >= OLDEST_WITHOUT_REVIEW:
+        reasons.append(f"date_of_birth: the applicant would be {OLDEST_WITHOUT_REVIEW} or older; "
+                       "confirm the date of birth was read correctly")
+    return reasons
+
+
+def _raw(application: BlueBadgeApplication) -> dict[str, object]:
+    raw = application.model_dump(mode="json")
+    raw["date_of_birth"] = application.date_of_birth.strftime(DATE_FORMAT)
+    return raw
+
+
+def decide(services: Services, item: Item) -> ItemResult | None:
+    """Ask a supervisor about one item. Returns its result if it ends here, None if it is to be keyed."""
+    decision: ReviewDecision | None = ask_supervisor(services, item.reference, item.review, item.audit,
+                                                     fields=list(LABELS))
+    if decision is None:
+        return fail(services, item, SystemError("no supervisor decided within the review time",
+                                                code="REVIEW_TIMEOUT"))
+    if decision.decision == "reject":
+        return reject(services, item, BusinessError(decision.reason, code="REVIEW_REJECTED",
+                                                    reasons=[decision.reason]))
+    if decision.decision == "correct":
+        try:
+            item.application = validate_application({**_raw(item.application), **decision.corrections})
+        except BusinessError as exc:
+            return reject(services, item, exc)
+    return None
+
+
 def key_lane(services: Services, items: list[Item]) -> list[ItemResult]:
     """Key one lane's items in order, in one browser session opened and closed in this thread."""
     try:
@@ -191,6 +236,7 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
     services = current_services()
     results: dict[str, ItemResult] = {}
     lanes: list[list[Item]] = [[] for _ in range(services.settings.casebook.lanes)]
+    waiting: list[Item] = []
     for email_id in email_ids:
         item = start_item(services, services.mailbox.find_claimed(email_id))
         try:
@@ -198,7 +244,15 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
         except Exception as exc:  # a bad form, or a parser bug, costs this email alone
             results[email_id] = park_failure(services, item, exc, "reading the form")
             continue
-        lanes[lane_of(item.application, len(lanes))].append(item)
+        item.review = review_reasons(item.application)
+        if item.review:
+            waiting.append(item)
+        else:
+            lanes[lane_of(item.application, len(lanes))].append(item)
     for result in run_lanes(services, lanes):
         results[result.email_id] = result
+    for item in waiting:  # after the rest of the batch, so nobody else waits for the supervisor
+        decided = decide(services, item)
+        for result in [decided] if decided else key_lane(services, [item]):
+            results[result.email_id] = result
     return [results[email_id] for email_id in email_ids]

@@ -13,8 +13,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from connectors.errors import ClerkError
+from connectors.ledger import clerk_reference
 from connectors.mail import MailWatcher
 from flows.bootstrap import Services
 
@@ -28,15 +30,16 @@ def watch_mailbox(services: Services, stop: threading.Event, run_pass: Callable[
     mailbox, settings = services.mailbox, services.settings.mailbox
     passes, pause = 0, 1.0
     watcher: MailWatcher | None = None
-    due = True  # look once at start: mail may have arrived while nobody was watching
-    last_look = time.monotonic()
+    due, last_sweep = True, float("-inf")  # look at once: mail may have arrived while nobody was watching
     while not stop.is_set():
         try:
             if watcher is None:
                 watcher = mailbox.watch()
                 log.info("watching the inbox (%s)", watcher.mode)
-            if due or time.monotonic() - last_look >= settings.sweep_interval_s:
-                last_look = time.monotonic()
+            if time.monotonic() - last_sweep >= settings.sweep_interval_s:  # the safety net
+                requeue_stranded(services)
+                last_sweep, due = time.monotonic(), True
+            if due:
                 if on_wake:
                     on_wake()
                 if mailbox.list_new(limit=1):
@@ -54,6 +57,34 @@ def watch_mailbox(services: Services, stop: threading.Event, run_pass: Callable[
     if watcher is not None:
         _close_quietly(watcher)
     return passes
+
+
+def requeue_stranded(services: Services, now: datetime | None = None) -> list[str]:
+    """Put back in the inbox the emails a stopped worker left in Processing, so none is ever lost.
+
+    An email counts as stranded when its ledger row has not changed for ``mailbox.stranded_after_s``
+    (``review.timeout_s`` more for an item waiting for a supervisor: its run would have timed out by then).
+    The next pass reads it again; the Clerk reference check means nothing is keyed twice.
+    """
+    now = now or datetime.now(UTC)
+    settings = services.settings
+    requeued = []
+    for email in services.mailbox.list_folder("processing"):
+        reference = clerk_reference(email.message_id)
+        item = services.ledger.get(reference)
+        if item is None or item.state in ("done", "exceptions"):
+            continue
+        idle = (now - datetime.fromisoformat(item.updated_at)).total_seconds()
+        limit = settings.mailbox.stranded_after_s + (settings.review.timeout_s if item.state == "waiting" else 0)
+        if idle < limit:
+            continue
+        services.mailbox.requeue(email)
+        audit = services.audit.bind(reference=reference, email_id=email.id, process=item.process)
+        audit("requeue", "stranded", previous_state=item.state, idle_s=round(idle))
+        audit.flush()
+        requeued.append(reference)
+        log.warning("%s was left in Processing (%s) by a stopped worker: back in the inbox", reference, item.state)
+    return requeued
 
 
 def _close_quietly(watcher: MailWatcher) -> None:

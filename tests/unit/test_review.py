@@ -1,0 +1,102 @@
+"""Decisions that need a human: the run pauses with a typed form, a supervisor answers through Prefect's API,
+and the item is finished as decided. The rest of the batch never waits."""
+
+from __future__ import annotations
+
+import contextvars
+import random
+import threading
+import time
+
+import pytest
+from pydantic import ValidationError
+
+from connectors.ledger import clerk_reference
+from connectors.mail.local import LocalMailbox
+from flows.bootstrap import bootstrap, use_services
+from flows.intake import intake
+from flows.review import answer_review, waiting_reviews
+from sandbox.forms import applicant, blue_badge_pdf
+from sandbox.mailgen import application_email
+from tests.fakes.casebook import FakeCasebook
+from tests.flow_harness import audit_events, sent_replies, settings_in
+
+pytestmark = pytest.mark.prefect
+SUPERVISOR = "Sam Supervisor"
+
+
+def start_pass(tmp_path, messages, remind_after_s=3600.0):
+    settings = settings_in(tmp_path)
+    settings.review = settings.review.model_copy(update={"remind_after_s": remind_after_s, "timeout_s": 300})
+    mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    for message in messages:
+        mailbox.deliver(message)
+    casebook = FakeCasebook()
+    outcome: dict = {}
+    services = bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)
+
+    def run():
+        with use_services(services):
+            outcome["results"] = intake()
+
+    runner = threading.Thread(target=contextvars.copy_context().run, args=(run,))
+    runner.start()
+    return settings, mailbox, casebook, runner, outcome
+
+
+def wait_until_asked(reference: str, runner: threading.Thread) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and runner.is_alive():
+        if any(waiting.reference == reference for waiting in waiting_reviews()):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{reference} never waited for a decision")
+
+
+def old_and_young(seed: int):
+    rng = random.Random(seed)
+    old = application_email("tom.ellis@council.example.gov.uk",
+                            blue_badge_pdf(applicant(rng, date_of_birth="03/04/1921")))
+    young = application_email("priya.shah@council.example.gov.uk", blue_badge_pdf(applicant(rng)))
+    return old, young
+
+
+def test_a_supervisor_corrects_a_field_and_the_item_is_keyed_with_it(tmp_path, prefect_api):
+    old, young = old_and_young(21)
+    settings, mailbox, casebook, runner, outcome = start_pass(tmp_path, [old, young])
+    reference = clerk_reference(old["Message-ID"])
+    wait_until_asked(reference, runner)
+    assert len(mailbox.folder("done")) == 1, "the rest of the batch was keyed before the pause"
+    [waiting] = [w for w in waiting_reviews() if w.reference == reference]
+    assert "date_of_birth" in waiting.question and "1921" not in waiting.question, "names, never values"
+    with pytest.raises(ValidationError):  # an incomplete answer is refused before it reaches the run
+        answer_review(reference, {"decision": "approve"})
+
+    answer_review(reference, {"reviewer": SUPERVISOR, "decision": "correct",
+                              "corrections": {"date_of_birth": "03/04/1951"}})
+    runner.join(timeout=120)
+    results = {r.reference: r for r in outcome["results"]}
+    assert (results[reference].outcome, results[reference].folder) == ("created", "done")
+    assert sorted(str(case["date_of_birth"]) for case in casebook.cases.values())[0] == "1951-04-03"
+    decided = [e for e in audit_events(settings.audit.path) if e["step"] == "review" and e["reference"] == reference]
+    assert [e["outcome"] for e in decided] == ["waiting", "corrected"]
+    assert decided[-1]["actor"] == SUPERVISOR and decided[-1]["corrected"] == ["date_of_birth"]
+
+
+def test_a_supervisor_rejects_with_a_reason_the_sender_receives_and_a_reminder_is_sent(tmp_path, prefect_api):
+    old, _ = old_and_young(22)
+    settings, mailbox, casebook, runner, outcome = start_pass(tmp_path, [old], remind_after_s=0.5)
+    reference = clerk_reference(old["Message-ID"])
+    wait_until_asked(reference, runner)
+    answer_review(reference, {"reviewer": SUPERVISOR, "decision": "reject",
+                              "reason": "Please confirm the applicant's date of birth with them."})
+    runner.join(timeout=120)
+    [result] = outcome["results"]
+    assert (result.outcome, result.code, result.folder) == ("rejected", "REVIEW_REJECTED", "exceptions")
+    assert casebook.cases == {}
+    replies = sent_replies(mailbox)
+    [rejection] = [r for r in replies if r.in_reply_to == old["Message-ID"] and r.subject.startswith("Action")]
+    assert "Please confirm the applicant's date of birth with them." in rejection.body
+    assert any(r.subject == f"Waiting for a decision: {reference}" for r in replies), "the supervisors were reminded"
+    steps = [(e["step"], e["outcome"]) for e in audit_events(settings.audit.path) if e["reference"] == reference]
+    assert ("review", "reminded") in steps and ("review", "rejected") in steps
