@@ -2,7 +2,7 @@ import importlib
 
 import pytest
 
-BACKENDS = ("local", "graph")  # EWS joins as its loopback server lands
+BACKENDS = ("local", "ews", "graph")
 
 
 @pytest.fixture(params=BACKENDS)

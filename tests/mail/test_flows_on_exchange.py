@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from connectors.settings import GraphSettings, MailboxSettings, Secrets
+from connectors.settings import EwsSettings, GraphSettings, MailboxSettings, Secrets
 from flows.bootstrap import bootstrap, use_services
 from flows.intake import intake
 from sandbox.mailgen import demo_batch
@@ -34,7 +34,40 @@ def graph_backend(tmp_path):
         yield server, mailbox, Secrets(mail_client_secret=server.client_secret)
 
 
-BACKENDS = {"graph": graph_backend}
+class _ExchangeDelivery:
+    """Delivers as Exchange files mail: a message carrying the internal mark came from inside."""
+
+    def __init__(self, server) -> None:
+        self._server = server
+
+    def deliver(self, message) -> None:
+        self._server.deliver(message, internal="X-MS-Exchange-Organization-AuthAs" in message)
+
+    def __getattr__(self, name):
+        return getattr(self._server, name)
+
+
+@contextlib.contextmanager
+def ews_backend(tmp_path):
+    from tests.mail.backends.ews import PASSWORD, USER, ews_server
+
+    with ews_server(tmp_path) as server:
+        mailbox = MailboxSettings(kind="ews", address=server.mailbox, ca_file=server.ca_file, busy_max_wait_s=2,
+                                  folders={"processing": "Processing", "done": "Done", "exceptions": "Exceptions"},
+                                  ews=EwsSettings(url=server.url, username=USER, auth_type="NTLM",
+                                                  version="Exchange2016"))
+
+        class Server(_ExchangeDelivery):
+            def sent_messages(self):
+                return server.sent()
+
+            def folder_subjects(self, name):
+                return server.folder_subjects(name)
+
+        yield Server(server), mailbox, Secrets(mail_password=PASSWORD)
+
+
+BACKENDS = {"ews": ews_backend, "graph": graph_backend}
 
 
 @pytest.mark.parametrize("kind", sorted(BACKENDS))
