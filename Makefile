@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test setup browser lint bench lock clean
+.PHONY: demo test setup browser ocr lint bench lock clean
 
 demo: setup
 	$(BIN)/clerk demo
@@ -17,7 +17,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser ocr
 
 # Pinned packages: reinstalled only when requirements.lock or pyproject.toml change.
 $(STAMP): requirements.lock pyproject.toml
@@ -43,6 +43,14 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
+
+# OCR for scanned forms: Debian's tesseract (English), if it is not installed yet. Without it Clerk
+# still runs and answers scans with ATTACHMENT_SCANNED.
+ocr:
+	@command -v tesseract >/dev/null && test -n "$$(ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata 2>/dev/null)" || { \
+		echo "Installing Debian's tesseract-ocr (reads scanned forms)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.documents.guard import DocumentLimits
 from connectors.errors import ConfigError
 
 CONFIG_ENV = "CLERK_CONFIG"
@@ -160,6 +161,16 @@ class CasebookSettings(_Section):
         return value.rstrip("/")
 
 
+class DocumentSettings(DocumentLimits):
+    """How attachments are read: limits, the guarded parser processes, and where form definitions live."""
+
+    forms_dir: Path = Path(__file__).resolve().parents[1] / "config" / "forms"
+    """Form definitions (YAML): how each form's labels and fields map to its process's model."""
+    ocr: Literal["auto", "off"] = "auto"
+    """``auto`` reads scans with Tesseract when it is installed (every value then waits for a supervisor);
+    ``off`` answers scans with ATTACHMENT_SCANNED."""
+
+
 class ReviewSettings(_Section):
     """Items a process should not decide alone wait for a supervisor (Prefect pause with a typed form)."""
 
@@ -235,6 +246,7 @@ class Settings(_Section):
     browser: BrowserOptions = Field(default_factory=BrowserOptions)
     casebook: CasebookSettings = Field(default_factory=CasebookSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    documents: DocumentSettings = Field(default_factory=DocumentSettings)
     processes: dict[str, ProcessSettings] = Field(default_factory=_default_processes)
 
     source: str = Field(default="embedded defaults", exclude=True)

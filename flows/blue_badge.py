@@ -24,52 +24,40 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from connectors.audit import AuditEvents
-from connectors.documents import read_blue_badge
-from connectors.documents.blue_badge import DATE_FORMAT, LABELS, BlueBadgeApplication, validate_application
-from connectors.errors import BusinessError, ClerkError, MissingAttachment, SystemError, UnreadableAttachment
+from connectors.documents.attachments import FormRead
+from connectors.documents.blue_badge import LABELS, BlueBadgeApplication
+from connectors.documents.extract import validate
+from connectors.errors import BusinessError, ClerkError, SystemError
 from connectors.ledger import clerk_reference
-from connectors.mail import Email
+from connectors.mail import Email, expand_attached_messages
 from flows import replies
 from flows.bootstrap import CaseSystem, Services, current_services
 from flows.review import ReviewDecision, ask_supervisor
 from flows.steps import ItemResult, finish, park, send_reply
 
 PROCESS = "blue_badge"
+FORM = "blue_badge"
 
 
-def _is_pdf(attachment) -> bool:
-    return attachment.content_type == "application/pdf" or attachment.filename.lower().endswith(".pdf") \
-        or attachment.data[:1024].find(b"%PDF-") != -1
+def read_application(services: Services, email: Email, audit: AuditEvents) -> FormRead:
+    """The one Blue Badge form attached to the email (PDF, printed PDF, scan or Word), read through the guard
+    and validated; a forwarded email's attachments count too.
 
-
-def read_application(services: Services, email: Email, audit: AuditEvents) -> BlueBadgeApplication:
-    """The one Blue Badge form attached to the email, validated.
-
-    Plain Python, not a Prefect task: it touches no external system, so a retry could not help, and a
-    rejected form is an answer for the sender, not a failed run.
+    Plain Python, not a Prefect task: a retry could not help, and a rejected form is an answer for the
+    sender, not a failed run.
     """
-    pdfs = [attachment for attachment in services.mailbox.attachments(email) if _is_pdf(attachment)]
-    if not pdfs:
-        raise MissingAttachment(
-            "No Blue Badge application form was attached.",
-            reasons=["Please attach the completed Blue Badge application form (PDF) and send it again."],
-        )
-    forms, first_error = [], None
-    for attachment in pdfs:
-        try:
-            forms.append(read_blue_badge(attachment.data))
-        except UnreadableAttachment as exc:
-            first_error = first_error or exc
-    if not forms:
-        raise first_error
+    attachments = expand_attached_messages(services.mailbox.attachments(email))
+    forms = services.documents.read(attachments, FORM)
     if len(forms) > 1:
         raise BusinessError(
             "More than one application form was attached.",
             code="FORM_MULTIPLE",
             reasons=["Please send each Blue Badge application in its own email."],
         )
-    audit("parse", "ok", attachment_count=len(pdfs))
-    return forms[0]
+    [form] = forms
+    audit("parse", "ok", method=form.extracted.method, pages=form.extracted.pages,
+          attachment_count=len(attachments))
+    return form
 
 
 def _retry_system_faults(task, task_run, state) -> bool:
@@ -103,6 +91,8 @@ class Item:
     audit: AuditEvents
     started: float
     application: BlueBadgeApplication | None = None
+    fields: dict[str, object] | None = None
+    """The values as read from the form (a supervisor's corrections apply to these)."""
     review: list[str] | None = None
     """Why a supervisor must decide before this item is keyed (field names and rules, no values)."""
 
@@ -157,9 +147,11 @@ def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemR
 OLDEST_WITHOUT_REVIEW = 100
 
 
-def review_reasons(application: BlueBadgeApplication) -> list[str]:
+def review_reasons(application: BlueBadgeApplication, read_by_ocr: list[str]) -> list[str]:
     """Warnings rather than errors: the form is valid, but a person should confirm before it is keyed."""
     reasons = []
+    if read_by_ocr:
+        reasons.append(f"read by OCR from a scan: confirm {', '.join(read_by_ocr)} against the scan")
     today = date.today()
     age = today.year - application.date_of_birth.year - (
         (today.month, today.day) < (application.date_of_birth.month, application.date_of_birth.day))
@@ -167,12 +159,6 @@ def review_reasons(application: BlueBadgeApplication) -> list[str]:
         reasons.append(f"date_of_birth: the applicant would be {OLDEST_WITHOUT_REVIEW} or older; "
                        "confirm the date of birth was read correctly")
     return reasons
-
-
-def _raw(application: BlueBadgeApplication) -> dict[str, object]:
-    raw = application.model_dump(mode="json")
-    raw["date_of_birth"] = application.date_of_birth.strftime(DATE_FORMAT)
-    return raw
 
 
 def decide(services: Services, item: Item) -> ItemResult | None:
@@ -187,7 +173,7 @@ def decide(services: Services, item: Item) -> ItemResult | None:
                                                     reasons=[decision.reason]))
     if decision.decision == "correct":
         try:
-            item.application = validate_application({**_raw(item.application), **decision.corrections})
+            item.application = validate(services.documents.definition(FORM), {**item.fields, **decision.corrections})
         except BusinessError as exc:
             return reject(services, item, exc)
     return None
@@ -240,11 +226,12 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
     for email_id in email_ids:
         item = start_item(services, services.mailbox.find_claimed(email_id))
         try:
-            item.application = read_application(services, item.email, item.audit)
+            form = read_application(services, item.email, item.audit)
         except Exception as exc:  # a bad form, or a parser bug, costs this email alone
             results[email_id] = park_failure(services, item, exc, "reading the form")
             continue
-        item.review = review_reasons(item.application)
+        item.application, item.fields = form.record, dict(form.extracted.values)
+        item.review = review_reasons(item.application, form.extracted.needs_confirmation)
         if item.review:
             waiting.append(item)
         else:

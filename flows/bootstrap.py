@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from connectors.audit import AuditTrail
+from connectors.documents.attachments import FormReader
 from connectors.documents.blue_badge import BlueBadgeApplication
+from connectors.documents.forms import load_forms
 from connectors.ledger import Ledger, SqliteLedger
 from connectors.logs import configure_logging
 from connectors.mail import Mailbox
@@ -36,6 +38,8 @@ class Services:
     ledger: Ledger
     audit: AuditTrail
     secrets: Secrets = field(default_factory=load_secrets)
+    documents: FormReader | None = None
+    """Reads forms from attachments through the guard and warm parser processes (built from settings)."""
     casebook_factory: Callable[[Services], CaseSystem] | None = None
     """Builds a Casebook adapter (the bot, or a fake in tests)."""
 
@@ -44,9 +48,13 @@ class Services:
         Playwright's sync API belongs to one thread. Opened only when there is something to key."""
         return (self.casebook_factory or _casebook_bot)(self)
 
+    def __post_init__(self) -> None:
+        if self.documents is None:
+            self.documents = FormReader(self.settings.documents)
+
     def close(self) -> None:
         self.audit.close()
-        for part in (self.ledger, self.mailbox):
+        for part in (self.ledger, self.mailbox, self.documents):
             close = getattr(part, "close", None)  # not every adapter holds a connection
             if close:
                 close()
@@ -127,6 +135,7 @@ def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     """Build every adapter from settings; ``overrides`` (mailbox=, ledger=, casebook_factory=, ...) replace one."""
     configure_logging()
     settings = settings or load_settings()
+    load_forms(settings.documents.forms_dir)  # a broken form definition stops start-up, naming file and key
     parts = {
         "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings, overrides.get("secrets")),
         "ledger": overrides.pop("ledger", None) or SqliteLedger(settings.ledger.path),

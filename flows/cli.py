@@ -54,11 +54,15 @@ def demo(
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
     """Validate the settings file and print where each adapter points."""
+    from connectors.documents.forms import load_forms
+
     try:
         settings = load_settings(config)
+        forms = load_forms(settings.documents.forms_dir)
     except ConfigError as exc:
         _fail(exc)
     console.print(f"[green]OK[/] settings from {settings.source}")
+    console.print(f"  forms: {', '.join(forms) or 'none'} (from {settings.documents.forms_dir})")
     mailbox = settings.mailbox
     where = {"local": lambda: str(mailbox.root), "ews": lambda: mailbox.ews.url,
              "graph": lambda: mailbox.graph.graph_url}[mailbox.kind]()

@@ -1,4 +1,7 @@
-"""Reads the fields of a filled-in PDF form. The only place Clerk uses pypdf for forms.
+"""Reads the Blue Badge PDF form the way the flow has always done (before form definitions).
+
+New code uses :func:`connectors.documents.extract.read_form`, which reads every format staff send; this
+module keeps ``read_form_fields`` and ``read_blue_badge`` and their messages until the flow moves over.
 
 Every way an attachment can fail to be read (not a PDF, empty, damaged, locked with a password, a PDF
 without form fields) becomes :class:`~connectors.errors.UnreadableAttachment` with a message a member of
@@ -13,14 +16,12 @@ import io
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
+from connectors.documents.acroform import field_values
 from connectors.documents.blue_badge import LABELS, BlueBadgeApplication, validate_application
 from connectors.errors import ConfigError, UnreadableAttachment
 
 _MAGIC = b"%PDF-"
 _SNIFF_BYTES = 1024  # the PDF header may follow some junk, within the first kilobyte
-_RADIO = 1 << 15  # field flags (/Ff) of a button field, PDF 32000-1 table 226
-_PUSHBUTTON = 1 << 16
-_UNTICKED = {"/Off", "Off", ""}
 
 _ASK_AGAIN = "Please ask the applicant to fill in the Blue Badge form again and send it back."
 
@@ -37,7 +38,7 @@ def read_form_fields(data: bytes) -> dict[str, object]:
         )
     try:
         reader = PdfReader(io.BytesIO(data))
-        fields = reader.get_fields() or {}  # pypdf has tried the empty password; other passwords fail here
+        values = field_values(reader)  # pypdf has tried the empty password; other passwords fail here
     except FileNotDecryptedError as exc:
         raise UnreadableAttachment(
             "The PDF is protected by a password, so Clerk cannot open it. "
@@ -49,7 +50,6 @@ def read_form_fields(data: bytes) -> dict[str, object]:
         raise UnreadableAttachment(
             f"The PDF is damaged and cannot be opened (it may not have been saved or sent completely). {_ASK_AGAIN}"
         ) from exc
-    values = {name: _value(field) for name, field in fields.items() if not _is_pushbutton(field)}
     if not values:
         raise UnreadableAttachment(
             "The attachment is a PDF but not the Blue Badge application form: it has no fields to read. "
@@ -71,21 +71,3 @@ def read_blue_badge(data: bytes) -> BlueBadgeApplication:
             f"none of its fields are the ones on our form. {_ASK_AGAIN}"
         )
     return validate_application(fields)
-
-
-def _flags(field: dict) -> int:
-    return int(field["/Ff"]) if "/Ff" in field else 0
-
-
-def _is_pushbutton(field: dict) -> bool:
-    return field.get("/FT") == "/Btn" and bool(_flags(field) & _PUSHBUTTON)
-
-
-def _value(field: dict) -> object:
-    value = field["/V"] if "/V" in field else None  # indexing resolves indirect objects, .get does not
-    if field.get("/FT") == "/Btn":  # a tick box or a radio group: the value is a name such as /Yes or /Off
-        chosen = None if value is None or str(value) in _UNTICKED else str(value).removeprefix("/")
-        return chosen if _flags(field) & _RADIO else chosen is not None
-    if isinstance(value, list):  # a list box allowing several choices
-        return [str(item) for item in value]
-    return None if value is None else str(value)

@@ -66,3 +66,17 @@ def test_sandbox_casebook_names_a_bad_fault_knob():
     result = subprocess.run([sys.executable, "-m", "flows.cli", "sandbox", "casebook"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "CASEBOOK_ERROR_RATE" in result.stderr
+
+
+def test_check_config_stops_on_a_broken_form_definition(tmp_path):
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    (forms / "blue_badge.yaml").write_text((ROOT / "config" / "forms" / "blue_badge.yaml").read_text()
+                                           .replace("labels:", "lables:", 1))
+    config = tmp_path / "clerk.yaml"
+    config.write_text(f"documents:\n  forms_dir: {forms}\n")
+    result = subprocess.run([sys.executable, "-m", "flows.cli", "check-config", "-c", str(config)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = result.stderr.replace("\n", "")
+    assert f"{forms}/blue_badge.yaml" in message and "fields.title.labels" in message

@@ -100,3 +100,24 @@ def test_a_supervisor_rejects_with_a_reason_the_sender_receives_and_a_reminder_i
     assert any(r.subject == f"Waiting for a decision: {reference}" for r in replies), "the supervisors were reminded"
     steps = [(e["step"], e["outcome"]) for e in audit_events(settings.audit.path) if e["reference"] == reference]
     assert ("review", "reminded") in steps and ("review", "rejected") in steps
+
+
+@pytest.mark.skipif(__import__("shutil").which("tesseract") is None, reason="needs Debian's tesseract-ocr")
+def test_a_scanned_form_read_by_ocr_waits_for_a_supervisor_to_confirm_every_value(tmp_path, prefect_api):
+    from sandbox.documents import scanned_blue_badge_pdf
+    from tests.documents.test_formats_scans import _READABLE_SEED
+
+    person = applicant(random.Random(_READABLE_SEED), badge_type="Renewal", existing_badge_number="AB12 3456 7890")
+    scan = application_email("tom.ellis@council.example.gov.uk", None)
+    scan.add_attachment(scanned_blue_badge_pdf(person), maintype="application", subtype="pdf", filename="scan.pdf")
+    settings, mailbox, casebook, runner, outcome = start_pass(tmp_path, [scan])
+    reference = clerk_reference(scan["Message-ID"])
+    wait_until_asked(reference, runner)
+    [waiting] = [w for w in waiting_reviews() if w.reference == reference]
+    assert "OCR" in waiting.question and "surname" in waiting.question
+    answer_review(reference, {"reviewer": SUPERVISOR, "decision": "approve"})
+    runner.join(timeout=120)
+    [result] = outcome["results"]
+    assert (result.outcome, result.folder) == ("created", "done")
+    [case] = casebook.cases.values()
+    assert case["surname"] == person["surname"]

@@ -1,0 +1,53 @@
+"""The Blue Badge flow reads every format staff send (AcroForm PDF, printed PDF, Word) through the guard,
+and answers a hostile or unreadable file with its code, in a reply the sender can act on."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from connectors.ledger import clerk_reference
+from sandbox.documents import blue_badge_docx, printed_blue_badge_pdf
+from sandbox.forms import applicant
+from sandbox.mailgen import application_email
+from tests.documents.hostile import docm_renamed, encrypted_pdf
+from tests.fakes.casebook import FakeCasebook
+from tests.flow_harness import sent_replies
+from tests.unit.test_intake_flow import one_pass
+
+pytestmark = pytest.mark.prefect
+STAFF = "tom.ellis@council.example.gov.uk"
+
+
+def with_attachment(data: bytes, filename: str, subtype: str):
+    message = application_email(STAFF, None)
+    message.add_attachment(data, maintype="application", subtype=subtype, filename=filename)
+    return message
+
+
+def test_word_and_printed_forms_are_keyed_and_hostile_files_refused_with_their_code(tmp_path, prefect_api):
+    rng = random.Random(31)
+    people = [applicant(rng) for _ in range(3)]
+    docx = "vnd.openxmlformats-officedocument.wordprocessingml.document"
+    messages = {
+        "table docx": with_attachment(blue_badge_docx(people[0], "table"), "application.docx", docx),
+        "controls docx": with_attachment(blue_badge_docx(people[1], "controls"), "form.docx", docx),
+        "printed pdf": with_attachment(printed_blue_badge_pdf(people[2]), "scan-free.pdf", "pdf"),
+        "encrypted": with_attachment(encrypted_pdf("AES-256"), "application.pdf", "pdf"),
+        "macros": with_attachment(docm_renamed(), "application.docx", docx),
+        "text called pdf": with_attachment(b"Please see the form below.\n" * 20, "application.pdf", "pdf"),
+    }
+    casebook = FakeCasebook()
+    _, mailbox, results = one_pass(tmp_path, casebook, list(messages.values()))
+
+    by_reference = {r.reference: r for r in results}
+    outcome = {name: by_reference[clerk_reference(m["Message-ID"])] for name, m in messages.items()}
+    assert {name: r.outcome for name, r in outcome.items() if r.folder == "done"} == {
+        "table docx": "created", "controls docx": "created", "printed pdf": "created"}
+    assert {name: r.code for name, r in outcome.items() if r.folder == "exceptions"} == {
+        "encrypted": "ATTACHMENT_ENCRYPTED", "macros": "ATTACHMENT_ACTIVE_CONTENT",
+        "text called pdf": "ATTACHMENT_WRONG_TYPE"}
+    assert sorted(case["surname"] for case in casebook.cases.values()) == sorted(p["surname"] for p in people)
+    replies = {r.in_reply_to: r for r in sent_replies(mailbox) if r.subject.startswith("Action needed")}
+    assert "password" in replies[messages["encrypted"]["Message-ID"]].body.lower()
