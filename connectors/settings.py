@@ -129,7 +129,9 @@ class LedgerSettings(_Section):
 
 class AuditSettings(_Section):
     path: Path = Path(".clerk/audit/audit.jsonl")
-    """JSON-lines audit trail."""
+    """JSON-lines audit trail, hash-chained; older days rotate beside it (runbooks/audit.md)."""
+    hmac_key_block: str | None = None
+    """Name of a Prefect Secret block holding the checkpoint key, used when ``CLERK_AUDIT_HMAC_KEY`` is unset."""
 
 
 class BrowserOptions(_Section):

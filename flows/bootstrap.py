@@ -7,6 +7,7 @@ Flows ask for :func:`current_services`; the CLI, the demo and the tests choose t
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from connectors.audit import AuditTrail
 from connectors.documents.attachments import FormReader
 from connectors.documents.blue_badge import BlueBadgeApplication
 from connectors.documents.forms import load_forms
+from connectors.errors import ConfigError
 from connectors.ledger import Ledger, SqliteLedger
 from connectors.logs import configure_logging
 from connectors.mail import Mailbox
@@ -131,6 +133,23 @@ def build_mailbox(settings: Settings, secrets: Secrets | None = None) -> Mailbox
                         watch_mode=mailbox.watch, **common)
 
 
+def audit_key(settings: Settings) -> bytes | None:
+    """The audit checkpoints' HMAC key: ``$CLERK_AUDIT_HMAC_KEY``, else the Prefect Secret block named in
+    ``audit.hmac_key_block``, else none (checkpoints are then written unauthenticated)."""
+    key = os.environ.get("CLERK_AUDIT_HMAC_KEY", "").strip()
+    if key:
+        return key.encode()
+    if settings.audit.hmac_key_block:
+        from prefect.blocks.system import Secret
+
+        try:
+            return str(Secret.load(settings.audit.hmac_key_block).get()).encode()
+        except Exception as exc:  # noqa: BLE001 - Prefect's errors vary; say which block and why
+            raise ConfigError(f"cannot load the Prefect Secret block: {type(exc).__name__}",
+                              file=settings.source, key="audit.hmac_key_block") from None
+    return None
+
+
 def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     """Build every adapter from settings; ``overrides`` (mailbox=, ledger=, casebook_factory=, ...) replace one."""
     configure_logging()
@@ -139,7 +158,7 @@ def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     parts = {
         "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings, overrides.get("secrets")),
         "ledger": overrides.pop("ledger", None) or SqliteLedger(settings.ledger.path),
-        "audit": overrides.pop("audit", None) or AuditTrail(settings.audit.path),
+        "audit": overrides.pop("audit", None) or AuditTrail(settings.audit.path, key=audit_key(settings)),
     }
     return Services(settings=settings, **parts, **overrides)
 

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from connectors.audit import AuditTrail
+from connectors.audit_verify import verify
 from connectors.mail.local import LocalMailbox
 from connectors.settings import (
     AuditSettings,
@@ -30,7 +32,7 @@ from connectors.settings import (
     Secrets,
     Settings,
 )
-from flows.bootstrap import bootstrap, use_services
+from flows.bootstrap import audit_key, bootstrap, use_services
 from flows.prefect_server import DEFAULT_HOME, local_prefect_server
 from sandbox.casebook import CasebookConfig, CasebookServer
 from sandbox.mailgen import demo_batch
@@ -127,8 +129,12 @@ def run_demo(workdir: Path = DEMO_DIR, *, seed: int = 2026, console: Console | N
         with local_prefect_server(DEFAULT_HOME) as api_url:
             from flows.intake import intake
 
+            # The demo signs its audit checkpoints with a key of its own unless CLERK_AUDIT_HMAC_KEY is set.
+            audit_key_bytes = audit_key(settings) or secrets.token_hex(32).encode()
+
             def work():
-                services = bootstrap(settings, mailbox=mailbox, secrets=Secrets(casebook_password=password))
+                services = bootstrap(settings, mailbox=mailbox, secrets=Secrets(casebook_password=password),
+                                     audit=AuditTrail(settings.audit.path, key=audit_key_bytes))
                 with use_services(services), quiet_prefect_console():
                     return intake()
 
@@ -138,6 +144,9 @@ def run_demo(workdir: Path = DEMO_DIR, *, seed: int = 2026, console: Console | N
         summary = summarise(results, mailbox, len(casebook.cases()), len(batch.messages), wall,
                             settings.audit.path)
         summary["prefect_api"] = api_url
+        verified = verify(settings.audit.path, audit_key_bytes)
+        summary["audit_verified"] = verified.ok
+        summary["audit_events"] = verified.events
     if not quiet:
         print_summary(summary, settings, console)
     return summary
@@ -166,7 +175,9 @@ def print_summary(summary: dict, settings: Settings, console: Console) -> None:
         "\n[bold]Where to look next[/]\n"
         f"  Replies to staff:   {root / 'sent'}  (one .eml per reply)\n"
         f"  Done, Exceptions:   {root / 'done'}, {root / 'exceptions'}\n"
-        f"  Audit trail:        {_shown(Path(summary['audit_log']))}  (personal data masked)\n"
+        f"  Audit trail:        {_shown(Path(summary['audit_log']))}  (personal data masked; "
+        f"{'verified' if summary['audit_verified'] else 'FAILED verification'}: {summary['audit_events']} events, "
+        "hash chain and signed checkpoints; check it with `clerk audit verify`)\n"
         f"  Casebook's cases:   .venv/bin/clerk sandbox casebook --db {DEMO_DIR / 'casebook.db'}\n"
         "                      then http://127.0.0.1:8765 (clerk-bot / casebook)\n"
         "  Prefect's runs:     .venv/bin/clerk ui   then http://127.0.0.1:4200/runs\n"

@@ -98,8 +98,20 @@ def intake(limit: int | None = None) -> list[ItemResult]:
     logger.info("intake pass finished: %d done, %d in exceptions", done, len(results) - done)
     if results:
         publish_review(results)
+    seal_audit_trail(services)
     return results
 
+
+def seal_audit_trail(services: Services) -> None:
+    """Write an audit checkpoint (last sequence number and head hash, HMAC-signed) outside the log, and
+    publish it as an artifact: cutting lines off the end of the trail, or rewriting it, is then detected."""
+    checkpoint = services.audit.checkpoint(str(flow_run.id or "local"))
+    create_table_artifact(
+        key="audit-checkpoint",
+        table=[{"last seq": checkpoint["seq"], "head hash": checkpoint["head"], "file": checkpoint["file"],
+                "signed": "yes" if checkpoint.get("hmac") else "no (no key)", "time": checkpoint["time"]}],
+        description="Check the audit trail with: clerk audit verify",
+    )
 
 def publish_review(results: list[ItemResult]) -> None:
     """A table of every item in this pass, for supervisors reviewing runs in Prefect's UI."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.audit import iter_events
 from connectors.mail.local import LocalMailbox
 from connectors.settings import Settings
 from flows.demo import demo_settings
@@ -48,7 +48,8 @@ def sent_replies(mailbox: LocalMailbox) -> list[Sent]:
 
 
 def audit_events(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """Every event of the audit trail (all its rotated files), in order."""
+    return list(iter_events(path))
 
 
 # What each expected outcome's reply subject starts with (runbooks/blue-badge.md, "The replies staff get").

@@ -21,5 +21,6 @@ def test_demo_prints_its_summary_as_json_on_the_last_line_and_exits_0(tmp_path, 
     assert summary["left_in_inbox_or_processing"] == 0
     # 16 distinct valid applications; the resend and the replay are recognised, not keyed again.
     assert (summary["cases_created"], summary["duplicates_recognised"]) == (16, 2)
-    assert summary["exceptions"] == 6 and summary["seconds_per_item"] > 0
+    assert summary["exceptions"] == 8 and summary["seconds_per_item"] > 0  # 5 bad forms, 3 untrusted senders
+    assert summary["audit_verified"] is True and summary["audit_events"] > summary["emails"]
     assert (tmp_path / summary["audit_log"]).exists()

@@ -1,0 +1,83 @@
+"""`clerk audit ...`: commands for supervisors and auditors on the tamper-evident audit trail.
+
+``clerk audit verify [PATH]`` walks the hash chain through every file of the trail and checks it against
+the signed checkpoints (runbooks/audit.md). Exit status: 0 verified; 1 the trail fails (the first line
+that fails is named as file:line), or it only has warnings and ``--strict`` was given; 2 bad settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from connectors.audit_chain import HMAC_KEY_ENV, PREVIOUS_KEYS_ENV
+from connectors.audit_verify import VerifyReport, verify
+from connectors.errors import ConfigError
+from connectors.settings import CONFIG_ENV, load_settings
+
+audit_app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@audit_app.callback()
+def audit() -> None:
+    """Check the tamper-evident audit trail."""
+
+
+def hmac_keys_from_environment(environ: Mapping[str, str] = os.environ) -> tuple[bytes | None, list[bytes]]:
+    """The checkpoint key (``$CLERK_AUDIT_HMAC_KEY``) and the keys it replaced (comma-separated)."""
+    current = environ.get(HMAC_KEY_ENV, "").strip()
+    previous = [part.strip().encode() for part in environ.get(PREVIOUS_KEYS_ENV, "").split(",") if part.strip()]
+    return (current.encode() if current else None), previous
+
+
+@audit_app.command("verify")
+def verify_command(
+    path: Annotated[Path | None, typer.Argument(
+        help="The audit file, or its directory (default: audit.path from the settings).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help=f"YAML settings file (default: ${CONFIG_ENV}).")] = None,
+    strict: Annotated[bool, typer.Option(
+        help="Also fail on warnings: checkpoints not authenticated (no key), or no checkpoints at all.")] = False,
+) -> None:
+    """Prove the audit trail has not been edited: every line chained, every checkpoint matched and signed."""
+    out = Console(soft_wrap=True)
+    try:
+        target = path or load_settings(config).audit.path
+        key, previous = hmac_keys_from_environment()
+        report = verify(target, key, previous_keys=previous)
+    except ConfigError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]clerk:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    out.print(_summary(report, key is not None))
+    for warning in report.warnings:
+        out.print(f"[yellow]warning:[/] {escape(warning)}")
+    if report.failure:
+        out.print(f"[bold red]FAILED at {escape(report.failure.where)}[/]: {escape(report.failure.reason)}")
+        out.print("See runbooks/audit.md, 'When verify fails'.")
+        raise typer.Exit(1)
+    if strict and report.warnings:
+        out.print("[bold red]FAILED[/] (--strict): warnings count as failures")
+        raise typer.Exit(1)
+    out.print(f"[bold green]VERIFIED[/] {report.events} events, seq 1..{report.last_seq}")
+
+
+def _summary(report: VerifyReport, keyed: bool) -> Table:
+    table = Table(title="Audit trail", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("trail", escape(str(report.path)))
+    table.add_row("files", escape(", ".join(file.name for file in report.files)) or "(none)")
+    table.add_row("events checked", str(report.events))
+    authenticated = f"{report.checkpoints_authenticated} authenticated" if keyed else f"not authenticated: ${HMAC_KEY_ENV} unset"
+    table.add_row("checkpoints", f"{report.checkpoints_checked} ({authenticated})")
+    if report.ok:
+        table.add_row("after last checkpoint", f"{report.events_after_last_checkpoint} events (chain only)")
+    table.add_row("result", "[green]verified[/]" if report.ok else "[red]failed[/]")
+    return table

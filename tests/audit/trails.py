@@ -1,0 +1,68 @@
+"""Helpers for the audit tests: a trail of known events, a settable clock, and line-level surgery on files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from connectors.audit import AuditTrail
+
+KEY = b"test-hmac-key-0123456789abcdef"
+
+
+class Clock:
+    """A clock the test moves by hand (to cross midnight without waiting for it)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def day(text: str) -> Clock:
+    return Clock(datetime.fromisoformat(text).replace(tzinfo=UTC))
+
+
+def write_trail(path: Path, events: int = 10, *, key: bytes | None = KEY, checkpoint: bool = True) -> AuditTrail:
+    """``events`` item events (lines 1..events), then a checkpoint (its event is line events + 1)."""
+    trail = AuditTrail(path, key=key)
+    item = trail.bind(run="run-1", reference="CLK-0000000001", process="blue_badge", email_id="m1.eml")
+    for number in range(1, events + 1):
+        item("step", "ok", number=number)
+    if checkpoint:
+        trail.checkpoint("run-1")
+    trail.close()
+    return trail
+
+
+def lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def write_lines(path: Path, content: list[bytes]) -> None:
+    path.write_bytes(b"".join(content))
+
+
+def edit(raw: bytes, old: bytes, new: bytes) -> bytes:
+    """Replace ``old`` in a line, failing the test when it is not there (so no edit passes silently)."""
+    assert old in raw, (old, raw)
+    return raw.replace(old, new)
+
+
+def rechain(content: list[bytes], start: int = 0, prev: str | None = None) -> list[bytes]:
+    """What a forger without the key does after editing: recompute every ``prev`` from line ``start`` on."""
+    out = list(content[:start])
+    prev = prev or (hashlib.sha256(out[-1].rstrip(b"\n")).hexdigest() if out else "0" * 64)
+    for raw in content[start:]:
+        event = json.loads(raw)
+        event["prev"] = prev
+        line = json.dumps(event).encode()
+        out.append(line + b"\n")
+        prev = hashlib.sha256(line).hexdigest()
+    return out
