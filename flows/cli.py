@@ -13,6 +13,8 @@ from rich.console import Console
 
 from connectors.errors import ClerkError, ConfigError
 from connectors.settings import CONFIG_ENV, load_settings
+from flows.cli_audit import audit_app
+from flows.cli_report import report
 
 app = typer.Typer(help="Clerk: emailed forms keyed into legacy council applications, audited.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -20,6 +22,8 @@ run_app = typer.Typer(help="Run one pass of a flow against the configured system
 sandbox_app = typer.Typer(help="Serve the simulated legacy applications.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(audit_app, name="audit", help="Check the tamper-evident audit trail.")
+app.command("report")(report)
 
 console = Console()
 err = Console(stderr=True)
@@ -179,7 +183,7 @@ def status(reference: Annotated[str, typer.Argument(help="The Clerk reference (C
     table = Table(title="history")
     for column in ("seq", "time", "step", "outcome", "actor", "details"):
         table.add_column(column)
-    shown = {"seq", "time", "step", "outcome", "actor", "reference", "prev", "run", "email_id", "process"}
+    shown = {"seq", "time", "step", "outcome", "actor", "reference", "prev", "run", "item", "process"}
     for event in events:
         details = ", ".join(f"{k}={v}" for k, v in event.items() if k not in shown and v is not None)
         table.add_row(str(event.get("seq")), str(event.get("time", ""))[:19], event.get("step", ""),

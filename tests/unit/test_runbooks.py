@@ -3,8 +3,10 @@
 import inspect
 from pathlib import Path
 
+import connectors.audit_chain as audit_chain
 import connectors.errors as errors
 import connectors.ledger as ledger
+import flows.operations as operations
 import flows.prefect_server as prefect_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -14,7 +16,7 @@ def test_every_error_code_has_a_runbook_entry():
     text = "\n".join(path.read_text() for path in (ROOT / "runbooks").glob("*.md"))
     codes = {
         cls.code
-        for module in (errors, ledger, prefect_server)
+        for module in (errors, ledger, prefect_server, audit_chain, operations)
         for _, cls in inspect.getmembers(module, inspect.isclass)
         if issubclass(cls, errors.ClerkError) and cls.code not in {"CLERK", "BUSINESS", "SYSTEM"}
     }

@@ -1,0 +1,77 @@
+"""Supervisors' commands: `clerk exceptions`, `clerk retry REF` and `clerk status REF` on a real flow's output."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from connectors.errors import ApplicationUnavailable
+from connectors.ledger import clerk_reference
+from connectors.mail.local import LocalMailbox
+from flows.bootstrap import bootstrap, use_services
+from flows.cli import app
+from flows.intake import intake
+from sandbox.forms import INVALID_VARIANTS, applicant, blue_badge_pdf
+from sandbox.mailgen import application_email
+from tests.fakes.casebook import FakeCasebook
+from tests.flow_harness import settings_in
+
+pytestmark = pytest.mark.prefect
+runner = CliRunner()
+
+
+class SavesThenTimesOut(FakeCasebook):
+    """Casebook saves the case, then the connection drops before the bot sees the confirmation."""
+
+    def _key(self, application, clerk_ref):
+        result = super()._key(application, clerk_ref)
+        if self.calls == 1:
+            raise ApplicationUnavailable("Casebook did not answer within 15 s")
+        return result
+
+
+def test_a_system_exception_is_listed_retried_and_keyed_once(tmp_path, prefect_api, monkeypatch):
+    from rich.console import Console
+
+    import flows.cli
+
+    monkeypatch.setattr(flows.cli, "console", Console(width=250))  # tables unwrapped, for the asserts
+    settings = settings_in(tmp_path)
+    settings.casebook = settings.casebook.model_copy(update={"retries": 0})
+    config = tmp_path / "clerk.yaml"
+    config.write_text(yaml.safe_dump(settings.model_dump(mode="json", exclude={"source"})))
+    mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    rng = random.Random(12)
+    timed_out = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(rng)))
+    wrong = application_email("priya.shah@council.example.gov.uk",
+                              blue_badge_pdf(INVALID_VARIANTS["bad_ni_number"](applicant(rng))))
+    for message in (timed_out, wrong):
+        mailbox.deliver(message)
+    casebook = SavesThenTimesOut()
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)):
+        first = intake()
+    assert sorted(r.code for r in first) == ["APP_UNAVAILABLE", "FORM_INVALID"]
+    system_ref, business_ref = clerk_reference(timed_out["Message-ID"]), clerk_reference(wrong["Message-ID"])
+
+    listed = runner.invoke(app, ["exceptions", "-c", str(config)])
+    assert listed.exit_code == 0, listed.output
+    assert system_ref in listed.output and "APP_UNAVAILABLE" in listed.output
+    assert "runbooks/blue-badge.md" in listed.output
+    refused = runner.invoke(app, ["retry", business_ref, "-c", str(config)])
+    assert refused.exit_code == 1 and "business reason" in refused.output.replace("\n", " ")
+
+    retried = runner.invoke(app, ["retry", system_ref, "-c", str(config), "--by", "Sam Supervisor"])
+    assert retried.exit_code == 0, retried.output
+    assert len(mailbox.folder("inbox")) == 1
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)):
+        [second] = intake()
+    assert (second.reference, second.outcome, second.folder) == (system_ref, "already_keyed", "done")
+    assert len(casebook.cases) == 1, "the retry found the case the timed-out attempt saved"
+
+    shown = runner.invoke(app, ["status", system_ref, "-c", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert "done" in shown.output and "Sam Supervisor" in shown.output and "requeued" in shown.output
+    assert runner.invoke(app, ["status", "CLK-AAAAAAAAAA", "-c", str(config)]).exit_code == 1
