@@ -7,16 +7,19 @@ bound to the thread that started it, so use a runtime from that thread only.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import structlog
-from playwright.sync_api import Browser, Error, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Error, Page, Playwright, sync_playwright
 
+from connectors.audit import MASK, redact_text
 from connectors.errors import ConfigError
 
 log = structlog.get_logger(__name__)
@@ -45,6 +48,11 @@ class BrowserSettings:
     action_timeout_ms: int = 10_000
     navigation_timeout_ms: int = 15_000
     screenshots_dir: Path | None = None  # failure screenshots go here when set
+    trace_dir: Path | None = None
+    """Playwright traces, one zip per bot session (off by default). Typed values, network bodies and
+    secrets are scrubbed from them before they are written here."""
+    secrets: tuple[str, ...] = ()
+    """Values masked wherever they would appear in a trace (the application's password)."""
 
 
 def find_browser(explicit: str | None = None) -> str:
@@ -118,7 +126,28 @@ class BrowserRuntime:
         )
         context.set_default_timeout(self.settings.action_timeout_ms)
         context.set_default_navigation_timeout(self.settings.navigation_timeout_ms)
+        if self.settings.trace_dir is not None:  # no screenshots or DOM snapshots: they would show the inputs
+            context.tracing.start(screenshots=False, snapshots=False, sources=False)
         return context.new_page()
+
+    def close_context(self, context: BrowserContext, name: str = "session") -> Path | None:
+        """Close a bot's context; with tracing on, first write its trace, scrubbed. Returns the trace's path."""
+        trace = None
+        try:
+            if self.settings.trace_dir is not None:
+                folder = Path(self.settings.trace_dir)
+                folder.mkdir(parents=True, exist_ok=True)
+                safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "session"
+                trace = folder / f"{datetime.now():%Y%m%d-%H%M%S-%f}-{safe}.zip"
+                raw = folder / f".{trace.name}.raw"
+                context.tracing.stop(path=str(raw))
+                try:
+                    scrub_trace(raw, trace, self.settings.secrets)
+                finally:
+                    raw.unlink(missing_ok=True)
+        finally:
+            context.close()
+        return trace
 
     def screenshot_on_failure(self, page: Page | None, name: str) -> Path | None:
         """A full-page screenshot with every form control and table cell masked, or None.
@@ -147,6 +176,41 @@ class BrowserRuntime:
         except Exception as exc:  # a failed screenshot must not hide the real error
             log.warning("browser.screenshot_failed", error=_first_line(exc))
             return None
+
+
+_TYPED_KEYS = {"value", "values", "text", "postData", "postDataBuffer", "password", "files"}
+_TYPED_CALL = re.compile(r"\b(fill|type|pressSequentially|selectOption|setInputFiles|check|press)\((.*)\)")
+
+
+def _scrub(value, secrets: tuple[str, ...]):
+    if isinstance(value, dict):
+        return {key: MASK if key in _TYPED_KEYS and value[key] not in (None, "", [], {}) else _scrub(value[key], secrets)
+                for key in value}
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    if isinstance(value, str):
+        value = _TYPED_CALL.sub(lambda match: f"{match.group(1)}({MASK})", value)
+        for secret in secrets:
+            if secret:
+                value = value.replace(secret, MASK)
+        return redact_text(value)
+    return value
+
+
+def scrub_trace(source: Path, target: Path, secrets: tuple[str, ...] = ()) -> None:
+    """Copy a Playwright trace, masking what was typed (every fill and type), personal data and secrets in
+    every event, and dropping the stored network bodies and page resources altogether."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as scrubbed:
+        for member in original.infolist():
+            if member.filename.startswith("resources/"):
+                continue
+            lines = []
+            for line in original.read(member).decode("utf-8", errors="replace").splitlines():
+                try:
+                    lines.append(json.dumps(_scrub(json.loads(line), secrets)))
+                except json.JSONDecodeError:
+                    lines.append(_scrub(line, secrets))
+            scrubbed.writestr(member.filename, "\n".join(lines) + "\n")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -142,6 +142,9 @@ class BrowserOptions(_Section):
     navigation_timeout_ms: int = Field(default=15_000, ge=100)
     screenshots_dir: Path | None = Path(".clerk/screenshots")
     """Masked screenshots of the page when a bot step fails."""
+    trace_dir: Path | None = None
+    """Playwright traces of each bot session, for diagnosing a bot (off by default). What was typed,
+    network bodies, personal data and the application's password are scrubbed before they are written."""
 
 
 class CasebookSettings(_Section):

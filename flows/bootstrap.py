@@ -74,6 +74,8 @@ def _casebook_bot(services: Services) -> CaseSystem:
             action_timeout_ms=browser.action_timeout_ms,
             navigation_timeout_ms=browser.navigation_timeout_ms,
             screenshots_dir=browser.screenshots_dir,
+            trace_dir=browser.trace_dir,
+            secrets=(services.secrets.casebook_password.get_secret_value(),),
         )
     ).start()
     casebook = services.settings.casebook

@@ -231,7 +231,7 @@ class CasebookBot:
         self._lookup_page = self._lookup_shell = self._active = None  # closed with the context
         if page is not None:
             try:
-                page.context.close()
+                self._runtime.close_context(page.context, "casebook")
             except PlaywrightError:
                 pass  # the browser is already gone
 

@@ -60,3 +60,30 @@ def test_failure_screenshots_mask_inputs_and_cells_in_every_frame(browser_runtim
 def test_screenshot_is_skipped_without_a_folder() -> None:
     quiet = BrowserRuntime(BrowserSettings(screenshots_dir=None))
     assert quiet.screenshot_on_failure(None, "anything") is None
+
+
+def test_a_trace_when_switched_on_keeps_the_actions_but_not_what_was_typed(tmp_path, casebook, make_application):
+    import zipfile
+
+    from bots.casebook.bot import CasebookBot, CasebookBotSettings
+    from bots.runtime import BrowserRuntime, BrowserSettings, find_browser
+    from tests.conftest import CASEBOOK_PASSWORD, CASEBOOK_USER
+
+    application = make_application()
+    settings = BrowserSettings(executable=find_browser(), trace_dir=tmp_path / "traces",
+                               secrets=(CASEBOOK_PASSWORD,))
+    with BrowserRuntime(settings) as runtime:
+        bot = CasebookBot(runtime, CasebookBotSettings(url=casebook.url, username=CASEBOOK_USER,
+                                                       password=CASEBOOK_PASSWORD))
+        try:
+            result = bot.key_application(application, "CLK-TRACE00001")
+        finally:
+            bot.close()
+    [trace] = list((tmp_path / "traces").glob("*.zip"))
+    with zipfile.ZipFile(trace) as archive:
+        text = "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+    assert result.outcome == "created"
+    assert '"fill"' in text or "fill" in text, "the trace still shows what the bot did"
+    for planted in (CASEBOOK_PASSWORD, application.ni_number, application.ni_number[:2] + " ",
+                    application.date_of_birth_text, application.email, application.surname):
+        assert planted not in text, f"{planted!r} leaked into the trace"

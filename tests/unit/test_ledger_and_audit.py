@@ -38,3 +38,28 @@ def test_audit_masks_personal_data_and_secrets_and_keeps_order(tmp_path):
     assert [event["seq"] for event in events] == [1, 2, 3]
     assert events[0]["sender"] == "priya.shah@council.example.gov.uk"
     assert events[1] | {"step": "key", "outcome": "created", "reference": "CLK-A"} == events[1]
+
+
+def test_prefect_and_root_log_handlers_mask_messages_and_tracebacks():
+    import io
+    import logging
+
+    from connectors.logs import RedactingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("clerk.test.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError("Casebook refused NI number QQ 12 34 56 C for jo@example.org")
+        except ValueError:
+            logger.exception("keying %s failed, date of birth %s", "CLK-AAAAAAAAAA", "03/04/1951")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "CLK-AAAAAAAAAA" in written and "ValueError" in written
+    for planted in ("QQ 12 34 56 C", "jo@example.org", "03/04/1951"):
+        assert planted not in written
