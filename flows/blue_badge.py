@@ -12,14 +12,17 @@ rest of the batch is keyed (flows/review.py), then is keyed, keyed with correcti
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -112,7 +115,22 @@ def reject(services: Services, item: Item, error: BusinessError) -> ItemResult:
 
 def fail(services: Services, item: Item, error: ClerkError) -> ItemResult:
     get_run_logger().warning("%s parked in Exceptions: %s", item.reference, error.code)
+    publish_screenshot(item.reference, error)
     return park(services, item.email, error, item.audit, replies.system_problem(item.reference), item.started, PROCESS)
+
+
+def publish_screenshot(reference: str, error: ClerkError) -> None:
+    """For a supervisor reviewing the run: the masked screenshot the bot took when it failed, as an artifact."""
+    screenshot = getattr(error, "screenshot", None)
+    if not screenshot or not Path(screenshot).is_file():
+        return
+    picture = base64.b64encode(Path(screenshot).read_bytes()).decode()
+    create_markdown_artifact(
+        key=f"failure-{reference.lower()}",
+        markdown=f"### {reference}: {error.code}\n\nThe page when the bot failed (every field and table cell "
+                 f"masked); file `{screenshot}`.\n\n![masked screenshot](data:image/png;base64,{picture})",
+        description=f"{reference} failed in Casebook: {error.code}",
+    )
 
 
 def park_failure(services: Services, item: Item, error: Exception, doing: str) -> ItemResult:

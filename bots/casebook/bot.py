@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Literal, TypeVar
 
 import structlog
@@ -261,10 +262,13 @@ class CasebookBot:
                         raise
                     log.info("casebook.busy_restart", operation=operation, reference=reference, during=exc.what)
         except Exception as exc:
-            self._failed(operation)
+            screenshot = self._failed(operation)
             translated = _translate(exc, f"{operation}, {reference}")
             if translated is None:
+                if isinstance(exc, ClerkError):
+                    exc.screenshot = screenshot
                 raise  # already a ClerkError (RecordNotVerified), or a bug: unchanged
+            translated.screenshot = screenshot  # the masked picture of the page, for the run's review
             raise translated from exc
 
     def _logged_in(self) -> ShellPage:
@@ -345,19 +349,21 @@ class CasebookBot:
         if response.status == 503:
             self.busy_answers += 1
 
-    def _failed(self, operation: str) -> None:
-        """Keep a masked screenshot of the page that failed, then leave both pages in a known state:
-        blank, to log in afresh."""
+    def _failed(self, operation: str) -> Path | None:
+        """Keep a masked screenshot of the page that failed (returned), then leave both pages in a known
+        state: blank, to log in afresh."""
         self._shell = self._lookup_shell = None
         page, failed = self._page, self._active
         if page is None:
-            return
-        self._runtime.screenshot_on_failure(failed if failed is not None else page, f"casebook-{operation}")
+            return None
+        screenshot = self._runtime.screenshot_on_failure(failed if failed is not None else page,
+                                                         f"casebook-{operation}")
         self._blank_lookup_page()
         try:
             page.goto("about:blank")
         except PlaywrightError:
             self.close()  # the page is unusable: the next call opens a new one
+        return screenshot
 
     # --- the work, on a logged-in shell -----------------------------------------------------------
 

@@ -37,25 +37,33 @@ def test_no_secret_or_personal_data_reaches_any_output(tmp_path, prefect_api, ca
 
     rng = random.Random(404)
     people = [applicant(rng) for _ in range(6)]
-    # Casebook refuses some requests ("System busy") and nothing is retried, so some items fail in the
-    # browser (failure screenshots, tracebacks in the run log) while others are keyed.
-    config = CasebookConfig(error_rate=0.25, seed=7, postcode_delay_ms=100)
-    with CasebookServer(tmp_path / "casebook.db", config, users={"clerk-bot": SECRET}) as casebook:
-        settings = settings_in(tmp_path, casebook.url)
-        settings.casebook = settings.casebook.model_copy(update={"retries": 0})
-        settings.browser = settings.browser.model_copy(update={"trace_dir": tmp_path / "traces"})
-        mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
-        for person in people:
-            mailbox.deliver(application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(person),
-                                              note=f"Applicant NI {person['ni_number']}, call {person['phone']}"))
-        with use_services(bootstrap(settings, mailbox=mailbox, secrets=Secrets(casebook_password=SECRET))):
-            results = intake()
+    # Half the batch is keyed; for the other half Casebook answers only "System busy" and nothing is
+    # retried, so those items fail in the browser (failure screenshots, tracebacks in the run log).
+    results = []
+    for error_rate, batch in ((0.0, people[:3]), (1.0, people[3:])):
+        config = CasebookConfig(error_rate=error_rate, seed=7, postcode_delay_ms=100)
+        with CasebookServer(tmp_path / f"casebook-{error_rate}.db", config, users={"clerk-bot": SECRET}) as casebook:
+            settings = settings_in(tmp_path, casebook.url)
+            settings.casebook = settings.casebook.model_copy(update={"retries": 0})
+            settings.browser = settings.browser.model_copy(update={"trace_dir": tmp_path / "traces"})
+            mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+            for person in batch:
+                note = f"Applicant NI {person['ni_number']}, call {person['phone']}"
+                mailbox.deliver(application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(person),
+                                                  note=note))
+            with use_services(bootstrap(settings, mailbox=mailbox, secrets=Secrets(casebook_password=SECRET))):
+                results += intake()
     APILogHandler().flush()
     messages: list[str] = []
     with get_client(sync_client=True) as client:
         while page := client.read_logs(LogFilter(), limit=200, offset=len(messages)):
             messages.extend(log.message for log in page)
     run_log = "\n".join(messages)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts()
+    failures = {r.reference for r in results if r.outcome == "system_error"}
+    published = {a.key.removeprefix("failure-").upper() for a in artifacts if a.key and a.key.startswith("failure-")}
+    assert failures <= published, "each failure's masked screenshot is published for the run's review"
 
     outcomes = {r.outcome for r in results}
     assert "created" in outcomes and "system_error" in outcomes, outcomes  # both paths were exercised
