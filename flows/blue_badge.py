@@ -40,6 +40,7 @@ from flows.steps import ItemResult, finish, park, send_reply
 
 PROCESS = "blue_badge"
 FORM = "blue_badge"
+NEEDS_REVIEW = "needs_review"  # not an ending: the item waits for a supervisor after the rest of the batch
 
 
 def read_application(services: Services, email: Email, audit: AuditEvents) -> FormRead:
@@ -98,6 +99,8 @@ class Item:
     """The values as read from the form (a supervisor's corrections apply to these)."""
     review: list[str] | None = None
     """Why a supervisor must decide before this item is keyed (field names and rules, no values)."""
+    held: object | None = None
+    """Casebook's answer when it already holds this applicant with different details (a KeyingResult)."""
 
 
 def start_item(services: Services, email: Email) -> Item:
@@ -148,6 +151,14 @@ def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemR
     keyer = key_into_casebook.with_options(retries=settings.retries, retry_delay_seconds=settings.retry_delay_s)
     try:
         result = keyer(services, casebook, item.application, item.reference, item.audit)
+        differences = list(getattr(result, "differences", ()) or ())
+        if result.outcome == "existing_application" and differences:  # a resend, or a change? A person decides
+            item.held, item.review = result, [
+                f"Casebook already holds case {result.case_reference} for this applicant, and the form differs "
+                f"in: {', '.join(differences)}. Approve to leave the case as it is (the sender is told it is "
+                "already held); reject to tell the sender what to do."]
+            return ItemResult(item.email.id, item.reference, PROCESS, NEEDS_REVIEW, "exceptions",
+                              case_reference=result.case_reference)
         reply = {
             "created": replies.case_created,
             "already_keyed": replies.already_keyed,
@@ -181,20 +192,35 @@ def review_reasons(application: BlueBadgeApplication, read_by_ocr: list[str]) ->
 
 def decide(services: Services, item: Item) -> ItemResult | None:
     """Ask a supervisor about one item. Returns its result if it ends here, None if it is to be keyed."""
+    # Corrections apply to a form not yet keyed; for a case Casebook already holds, approve or reject only.
     decision: ReviewDecision | None = ask_supervisor(services, item.reference, item.review, item.audit,
-                                                     fields=list(LABELS))
+                                                     fields=[] if item.held else list(LABELS))
     if decision is None:
         return fail(services, item, SystemError("no supervisor decided within the review time",
                                                 code="REVIEW_TIMEOUT"))
     if decision.decision == "reject":
         return reject(services, item, BusinessError(decision.reason, code="REVIEW_REJECTED",
                                                     reasons=[decision.reason]))
+    if item.held is not None:  # approved: the case Casebook holds stands; tell the sender so
+        return answer_held(services, item)
     if decision.decision == "correct":
         try:
             item.application = validate(services.documents.definition(FORM), {**item.fields, **decision.corrections})
         except BusinessError as exc:
             return reject(services, item, exc)
     return None
+
+
+def answer_held(services: Services, item: Item) -> ItemResult:
+    case_reference = item.held.case_reference
+    try:
+        send_reply(services, item.email, replies.existing_application(item.reference, case_reference), item.audit,
+                   kind="existing_application")
+        finish(services, item.email, "done", item.audit, outcome="existing_application", case_reference=case_reference)
+    except Exception as exc:
+        return park_failure(services, item, exc, "answering after review")
+    return ItemResult(item.email.id, item.reference, PROCESS, "existing_application", "done",
+                      case_reference=case_reference, seconds=time.perf_counter() - item.started)
 
 
 def key_lane(services: Services, items: list[Item]) -> list[ItemResult]:
@@ -254,8 +280,12 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
             waiting.append(item)
         else:
             lanes[lane_of(item.application, len(lanes))].append(item)
+    by_email = {item.email.id: item for lane in lanes for item in lane}
     for result in run_lanes(services, lanes):
-        results[result.email_id] = result
+        if result.outcome == NEEDS_REVIEW:
+            waiting.append(by_email[result.email_id])
+        else:
+            results[result.email_id] = result
     for item in waiting:  # after the rest of the batch, so nobody else waits for the supervisor
         decided = decide(services, item)
         for result in [decided] if decided else key_lane(services, [item]):

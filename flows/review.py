@@ -1,6 +1,7 @@
 """Decisions that need a human: an item waits for a supervisor instead of failing.
 
-Which items: a warning rather than an error (an applicant over 100, say), and values read by OCR. The flow
+Which items: a warning rather than an error (an applicant over 100, say), values read by OCR, and a resent
+form whose details differ from the case Casebook already holds. The flow
 run pauses (Prefect's ``pause_flow_run`` with a typed :class:`ReviewDecision`) after every other item in its
 batch has been keyed, so nobody else waits. The supervisor answers in Prefect's UI (the run shows a form)
 or with ``clerk review``; the run checks every ``review.poll_interval_s`` seconds, so it acts within about

@@ -115,6 +115,13 @@ class CaseRecord:
 class KeyingResult:
     case_reference: str
     outcome: Literal["created", "already_keyed", "existing_application"]
+    differences: tuple[str, ...] = ()
+    """For "existing_application": the fields (names, never values) where the form differs from the case
+    Casebook holds, so that a person decides whether it is a resend or a change."""
+
+
+# The fields a resent form is compared on with the case Casebook already holds.
+_COMPARED = ("ni_number", "address_line_1", "postcode", "phone", "email", "eligibility", "badge_type")
 
 
 @dataclass
@@ -211,7 +218,7 @@ class CasebookBot:
                 reference, confirmation = self._create_case(shell, application, clerk_ref, state, lookups)
             except _AlreadyInCasebook as found:
                 log.info("casebook.wizard_abandoned", clerk_ref=clerk_ref, outcome=found.result.outcome)
-                return found.result
+                return self._compared(shell, found.result, application)
             finally:
                 lookups.abandon()  # a wait still pending (after a failure) is cancelled
             return self._read_back(shell, reference, confirmation, application, clerk_ref)
@@ -376,7 +383,7 @@ class CasebookBot:
             return KeyingResult(keyed, "already_keyed")
         existing = self._find_applicant(shell, application.surname, application.date_of_birth)
         if existing:
-            return KeyingResult(existing[0], "existing_application")
+            return self._compared(shell, KeyingResult(existing[0], "existing_application"), application)
         reference, confirmation = self._create_case(shell, application, clerk_ref, state)
         return self._read_back(shell, reference, confirmation, application, clerk_ref)
 
@@ -407,6 +414,16 @@ class CasebookBot:
 
     def _find_applicant(self, shell: ShellPage, surname: str, date_of_birth: date | str) -> list[str]:
         return _references(shell.open_search().by_applicant(surname, _date_text(date_of_birth)))
+
+    def _compared(self, shell: ShellPage, result: KeyingResult, application: BlueBadgeApplication) -> KeyingResult:
+        """An existing application, with the fields where the form differs from the case Casebook holds."""
+        if result.outcome != "existing_application":
+            return result
+        record = self._read_case(shell, result.case_reference)
+        keyed = _keyed_values(application, "")
+        differs = tuple(name for name in _COMPARED
+                        if _squash(getattr(record, name)).casefold() != _squash(keyed[name]).casefold())
+        return KeyingResult(result.case_reference, result.outcome, differs)
 
     def _read_case(self, shell: ShellPage, case_reference: str) -> CaseRecord:
         view = shell.open_search().by_reference(case_reference).open_case(case_reference)

@@ -12,6 +12,10 @@ from connectors.errors import ApplicationUnavailable
 class FakeKeyingResult:
     case_reference: str
     outcome: str
+    differences: tuple[str, ...] = ()
+
+
+_COMPARED = ("ni_number", "postcode", "email")
 
 
 @dataclass
@@ -41,10 +45,12 @@ class FakeCasebook:
                 return FakeKeyingResult(case_reference, "already_keyed")
         for case_reference, case in self.cases.items():
             if (case["surname"], case["date_of_birth"]) == (application.surname, application.date_of_birth):
-                return FakeKeyingResult(case_reference, "existing_application")
+                differs = tuple(name for name in _COMPARED if case[name] != getattr(application, name))
+                return FakeKeyingResult(case_reference, "existing_application", differs)
         case_reference = f"BB-2026-{len(self.cases) + 1:06d}"
         self.cases[case_reference] = {"clerk_ref": clerk_ref, "surname": application.surname,
-                                      "date_of_birth": application.date_of_birth}
+                                      "date_of_birth": application.date_of_birth,
+                                      **{name: getattr(application, name) for name in _COMPARED}}
         return FakeKeyingResult(case_reference, "created")
 
     def close(self) -> None:

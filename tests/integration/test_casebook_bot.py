@@ -206,6 +206,17 @@ def test_a_resent_form_for_the_same_applicant_is_an_existing_application(
     ]
 
 
+def test_a_resent_form_with_other_details_names_the_fields_that_differ(
+    casebook: CasebookServer, casebook_bot: CasebookBot, make_application
+) -> None:
+    application = make_application()
+    first = casebook_bot.key_application(application, "CLK-7101")
+    moved = application.model_copy(update={"postcode": "LS2 9JT", "phone": "07700900999"})
+    again = casebook_bot.key_application(moved, "CLK-7102")
+    assert again == KeyingResult(first.case_reference, "existing_application", ("postcode", "phone"))
+    assert len(casebook.cases()) == 1
+
+
 def test_search_by_notes_reads_every_page_and_matches_the_clerk_ref_exactly(
     casebook: CasebookServer, casebook_bot: CasebookBot
 ) -> None:

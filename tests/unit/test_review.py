@@ -121,3 +121,37 @@ def test_a_scanned_form_read_by_ocr_waits_for_a_supervisor_to_confirm_every_valu
     assert (result.outcome, result.folder) == ("created", "done")
     [case] = casebook.cases.values()
     assert case["surname"] == person["surname"]
+
+
+def test_a_resent_form_that_differs_from_the_case_held_waits_and_an_approval_keeps_the_case(tmp_path, prefect_api):
+    rng = random.Random(23)
+    person = applicant(rng)
+    first = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(person))
+    moved = application_email("tom.ellis@council.example.gov.uk",
+                              blue_badge_pdf({**person, "postcode": "LS1 4AB"}), subject="FW: Blue Badge application")
+    same = application_email("priya.shah@council.example.gov.uk", blue_badge_pdf(person),
+                             subject="RE: Blue Badge application")
+    settings, mailbox, casebook, runner, outcome = start_pass(tmp_path, [first])
+    runner.join(timeout=120)
+    runner = threading.Thread(target=contextvars.copy_context().run, args=(lambda: outcome.update(
+        results=_second_pass(settings, mailbox, casebook, [moved, same])),))
+    runner.start()
+    reference = clerk_reference(moved["Message-ID"])
+    wait_until_asked(reference, runner)
+    [waiting] = [w for w in waiting_reviews() if w.reference == reference]
+    assert "postcode" in waiting.question and "LS1 4AB" not in waiting.question
+    answer_review(reference, {"reviewer": SUPERVISOR, "decision": "approve"})
+    runner.join(timeout=120)
+    results = {r.reference: r for r in outcome["results"]}
+    assert (results[reference].outcome, results[reference].folder) == ("existing_application", "done")
+    assert results[clerk_reference(same["Message-ID"])].outcome == "existing_application", "no difference: no wait"
+    assert len(casebook.cases) == 1
+    steps = [(e["step"], e["outcome"]) for e in audit_events(settings.audit.path) if e["reference"] == reference]
+    assert ("review", "approved") in steps and steps[-1] == ("finish", "existing_application")
+
+
+def _second_pass(settings, mailbox, casebook, messages):
+    for message in messages:
+        mailbox.deliver(message)
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)):
+        return intake()
