@@ -15,11 +15,12 @@ import pytest
 from connectors.settings import EwsSettings, GraphSettings, MailboxSettings, Secrets
 from flows.bootstrap import bootstrap, use_services
 from flows.intake import intake
-from sandbox.mailgen import demo_batch
+from sandbox.mailgen import application_email, demo_batch
 from tests.fakes.casebook import FakeCasebook
 from tests.flow_harness import REPLY_SUBJECT, settings_in
 
 pytestmark = pytest.mark.prefect
+STAFF = "priya.shah@council.example.gov.uk"
 
 
 @contextlib.contextmanager
@@ -73,6 +74,8 @@ BACKENDS = {"ews": ews_backend, "graph": graph_backend}
 @pytest.mark.parametrize("kind", sorted(BACKENDS))
 def test_a_demo_batch_runs_unchanged_on_an_exchange_backend(tmp_path, prefect_api, kind):
     batch = demo_batch(seed=random.Random(kind).randrange(1000), valid=4)
+    unmatched = application_email(STAFF, None, subject="Parking permit renewal", to="clerk@council.example.gov.uk")
+    batch.add(unmatched, "rejected")  # no rule matches: Exceptions, with a polite reply
     casebook = FakeCasebook()
     with BACKENDS[kind](tmp_path) as (server, mailbox_settings, secrets):
         settings = settings_in(tmp_path)
@@ -87,6 +90,7 @@ def test_a_demo_batch_runs_unchanged_on_an_exchange_backend(tmp_path, prefect_ap
 
     outcomes = Counter("sender_not_allowed" if (r.code or "").startswith("SENDER_") else r.outcome for r in results)
     assert outcomes == Counter(batch.expected)
+    assert {r.code for r in results if r.outcome == "rejected"} >= {"NO_ROUTE", "FORM_INVALID"}
     assert len(casebook.cases) == batch.distinct_valid
     assert folders["inbox"] == [] and folders["Processing"] == []
     assert len(folders["Done"]) + len(folders["Exceptions"]) == len(batch.messages)
