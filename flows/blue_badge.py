@@ -36,7 +36,7 @@ from connectors.mail import Email, expand_attached_messages
 from flows import replies
 from flows.bootstrap import CaseSystem, Services, current_services
 from flows.review import ReviewDecision, ask_supervisor
-from flows.steps import ItemResult, finish, park, send_reply
+from flows.steps import ItemResult, finish, park, publish_review, send_reply
 
 PROCESS = "blue_badge"
 FORM = "blue_badge"
@@ -290,4 +290,7 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
         decided = decide(services, item)
         for result in [decided] if decided else key_lane(services, [item]):
             results[result.email_id] = result
-    return [results[email_id] for email_id in email_ids]
+    ordered = [results[email_id] for email_id in email_ids]
+    if ordered:
+        publish_review(ordered, "blue-badge-items")
+    return ordered

@@ -27,7 +27,7 @@ from flows.blue_badge import blue_badge
 from flows.bootstrap import Services, current_services
 from flows.routing import check_sender, route
 from flows.status import answer_status, status_request
-from flows.steps import ItemResult, park, send_reply
+from flows.steps import ItemResult, park, publish_review, send_reply
 
 PROCESS_FLOWS = {"blue_badge": blue_badge}
 
@@ -97,7 +97,7 @@ def intake(limit: int | None = None) -> list[ItemResult]:
     done = sum(1 for result in results if result.folder == "done")
     logger.info("intake pass finished: %d done, %d in exceptions", done, len(results) - done)
     if results:
-        publish_review(results)
+        publish_review(results, "intake-items")
     seal_audit_trail(services)
     return results
 
@@ -111,15 +111,4 @@ def seal_audit_trail(services: Services) -> None:
         table=[{"last seq": checkpoint["seq"], "head hash": checkpoint["head"], "file": checkpoint["file"],
                 "signed": "yes" if checkpoint.get("hmac") else "no (no key)", "time": checkpoint["time"]}],
         description="Check the audit trail with: clerk audit verify",
-    )
-
-def publish_review(results: list[ItemResult]) -> None:
-    """A table of every item in this pass, for supervisors reviewing runs in Prefect's UI."""
-    create_table_artifact(
-        key="intake-items",
-        table=[{"item": r.email_id, "outcome": r.outcome, "reason code": r.code or "", "clerk reference": r.reference,
-                "process": r.process or "", "case reference": r.case_reference or "",
-                "seconds": round(r.seconds, 2)} for r in results],
-        description=f"{sum(r.folder == 'done' for r in results)} done, "
-                    f"{sum(r.folder == 'exceptions' for r in results)} in Exceptions",
     )

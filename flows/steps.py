@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from prefect import task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors.audit import AuditEvents
@@ -76,3 +77,15 @@ def park(services: Services, email: Email, error: ClerkError, audit: AuditEvents
     finish(services, email, "exceptions", audit, outcome=outcome, code=error.code)
     return ItemResult(email.id, audit.context["reference"], process, outcome, "exceptions", code=error.code,
                       seconds=time.perf_counter() - started)
+
+
+def publish_review(results: list[ItemResult], key: str) -> None:
+    """A table of every item in this run, for supervisors reviewing runs in Prefect's UI."""
+    create_table_artifact(
+        key=key,
+        table=[{"item": r.email_id, "outcome": r.outcome, "reason code": r.code or "", "clerk reference": r.reference,
+                "process": r.process or "", "case reference": r.case_reference or "",
+                "seconds": round(r.seconds, 2)} for r in results],
+        description=f"{sum(r.folder == 'done' for r in results)} done, "
+                    f"{sum(r.folder == 'exceptions' for r in results)} in Exceptions",
+    )
