@@ -111,6 +111,10 @@ class MailboxSettings(_Section):
     """Polling interval (the local folder always polls; Exchange only when streaming is unavailable)."""
     sweep_interval_s: float = Field(default=300, gt=0)
     """``clerk watch`` also looks at the inbox this often whatever the watcher says, as a safety net."""
+    passes_at_once: int = Field(default=2, ge=1, le=8)
+    """``clerk watch`` starts a new intake pass for newly arrived mail while earlier passes are still keying,
+    so an acknowledgement never waits for someone else's keying. Each pass uses up to ``casebook.lanes``
+    browser sessions. One applicant's emails are still keyed one at a time across passes."""
     stranded_after_s: float = Field(default=3600, gt=0)
     """An email left in Processing this long by a worker that stopped (its ledger row untouched) is put
     back in the inbox by ``clerk watch``. Items waiting for a supervisor get ``review.timeout_s`` more."""

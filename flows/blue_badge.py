@@ -150,7 +150,8 @@ def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemR
     settings = services.settings.casebook
     keyer = key_into_casebook.with_options(retries=settings.retries, retry_delay_seconds=settings.retry_delay_s)
     try:
-        result = keyer(services, casebook, item.application, item.reference, item.audit)
+        with services.applicant_lock(applicant_key(item.application)):
+            result = keyer(services, casebook, item.application, item.reference, item.audit)
         differences = list(getattr(result, "differences", ()) or ())
         if result.outcome == "existing_application" and differences:  # a resend, or a change? A person decides
             item.held, item.review = result, [
@@ -235,10 +236,13 @@ def key_lane(services: Services, items: list[Item]) -> list[ItemResult]:
         casebook.close()
 
 
+def applicant_key(application: BlueBadgeApplication) -> str:
+    return f"{application.surname.lower()}|{application.date_of_birth.isoformat()}"
+
+
 def lane_of(application: BlueBadgeApplication, lanes: int) -> int:
     """The same applicant always goes to the same lane, so a resend is keyed after its original."""
-    key = f"{application.surname.lower()}|{application.date_of_birth.isoformat()}"
-    return zlib.crc32(key.encode()) % lanes
+    return zlib.crc32(applicant_key(application).encode()) % lanes
 
 
 def run_lanes(services: Services, lanes: list[list[Item]]) -> list[ItemResult]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -50,9 +51,17 @@ class Services:
         Playwright's sync API belongs to one thread. Opened only when there is something to key."""
         return (self.casebook_factory or _casebook_bot)(self)
 
+    _applicant_locks: tuple[threading.Lock, ...] = field(
+        default_factory=lambda: tuple(threading.Lock() for _ in range(64)), repr=False)
+
     def __post_init__(self) -> None:
         if self.documents is None:
             self.documents = FormReader(self.settings.documents)
+
+    def applicant_lock(self, key: str) -> threading.Lock:
+        """One applicant's emails are keyed one at a time in this worker, even by passes running at once
+        (``clerk watch``), so a resend never races its original. Striped: a fixed number of locks."""
+        return self._applicant_locks[zlib.crc32(key.encode()) % len(self._applicant_locks)]
 
     def close(self) -> None:
         self.audit.close()

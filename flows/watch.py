@@ -9,10 +9,12 @@ server restart is logged and retried with a growing pause; the watcher re-subscr
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from connectors.errors import ClerkError
@@ -26,37 +28,63 @@ _MAX_PAUSE_S = 60.0
 
 def watch_mailbox(services: Services, stop: threading.Event, run_pass: Callable[[], object],
                   on_wake: Callable[[], None] | None = None) -> int:
-    """Run ``run_pass`` whenever mail may have arrived, until ``stop`` is set. Returns the passes run."""
+    """Run ``run_pass`` whenever new mail arrives, until ``stop`` is set; returns the passes started.
+
+    Up to ``mailbox.passes_at_once`` passes run at once: mail that arrives while a pass is keying gets its
+    own pass (and its acknowledgement) at once. A pass is started only for mail no earlier pass has been
+    started for; claiming is a move, so two passes never take one email.
+    """
     mailbox, settings = services.mailbox, services.settings.mailbox
     passes, pause = 0, 1.0
     watcher: MailWatcher | None = None
+    running: list[Future] = []
+    launched_for: set[str] = set()  # inbox ids a started pass will claim
     due, last_sweep = True, float("-inf")  # look at once: mail may have arrived while nobody was watching
-    while not stop.is_set():
-        try:
-            if watcher is None:
-                watcher = mailbox.watch()
-                log.info("watching the inbox (%s)", watcher.mode)
-            if time.monotonic() - last_sweep >= settings.sweep_interval_s:  # the safety net
-                requeue_stranded(services)
-                last_sweep, due = time.monotonic(), True
-            if due:
-                if on_wake:
-                    on_wake()
-                if mailbox.list_new(limit=1):
-                    run_pass()
-                    passes += 1
-            due = watcher.wait(min(1.0, settings.sweep_interval_s))
-            pause = 1.0
-        except ClerkError as exc:  # the mail server is down or restarting: wait, then watch again
-            log.warning("mailbox problem, retrying in %.0f s: %s", pause, exc)
-            if watcher is not None:
-                _close_quietly(watcher)
-                watcher = None
-            stop.wait(pause)
-            pause, due = min(pause * 2, _MAX_PAUSE_S), True
-    if watcher is not None:
-        _close_quietly(watcher)
+    with ThreadPoolExecutor(max_workers=settings.passes_at_once, thread_name_prefix="intake-pass") as pool:
+        while not stop.is_set():
+            try:
+                if watcher is None:
+                    watcher = mailbox.watch()
+                    log.info("watching the inbox (%s)", watcher.mode)
+                if time.monotonic() - last_sweep >= settings.sweep_interval_s:  # the safety net
+                    requeue_stranded(services)
+                    last_sweep, due = time.monotonic(), True
+                running = _still_running(running)
+                if due and len(running) < settings.passes_at_once:
+                    if on_wake:
+                        on_wake()
+                    waiting = {email.id for email in mailbox.list_new(settings.max_batch)}
+                    # Gone from the inbox: claimed. Still there with no pass running: a pass missed them.
+                    launched_for &= waiting if running else set()
+                    if waiting - launched_for:
+                        launched_for |= waiting
+                        running.append(pool.submit(contextvars.copy_context().run, run_pass))
+                        passes += 1
+                    due = False
+                woke = watcher.wait(0.1 if due else min(1.0, settings.sweep_interval_s))
+                due = due or woke
+                pause = 1.0
+            except ClerkError as exc:  # the mail server is down or restarting: wait, then watch again
+                log.warning("mailbox problem, retrying in %.0f s: %s", pause, exc)
+                if watcher is not None:
+                    _close_quietly(watcher)
+                    watcher = None
+                stop.wait(pause)
+                pause, due = min(pause * 2, _MAX_PAUSE_S), True
+        if watcher is not None:
+            _close_quietly(watcher)
+        for future in running:  # let passes under way finish their emails
+            future.exception()
+        _still_running(running)
     return passes
+
+
+def _still_running(running: list[Future]) -> list[Future]:
+    """The passes not yet finished; a pass that failed outright is logged (its emails stay for the sweep)."""
+    for future in running:
+        if future.done() and future.exception() is not None:
+            log.error("an intake pass failed: %s", future.exception())
+    return [future for future in running if not future.done()]
 
 
 def requeue_stranded(services: Services, now: datetime | None = None) -> list[str]:

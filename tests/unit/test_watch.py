@@ -118,3 +118,69 @@ def test_emails_a_stopped_worker_left_in_processing_go_back_to_the_inbox(tmp_pat
     assert requeue_stranded(services, now=much_later) == [waiting], "a waiting item gets the review time too"
     assert len(local.folder("inbox")) == 2 and len(local.folder("processing")) == 1
     services.close()
+
+
+class HeldCasebook(FakeCasebook):
+    """Casebook that holds the first keying until the test lets it go (a slow save)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def key_application(self, application, clerk_ref):
+        if not self.started.is_set():
+            self.started.set()
+            assert self.release.wait(120)
+        return super().key_application(application, clerk_ref)
+
+
+def test_new_mail_gets_its_own_pass_while_an_earlier_one_is_keying_and_a_resend_never_races(tmp_path, prefect_api):
+    import contextvars
+    import time
+
+    from tests.flow_harness import sent_replies
+
+    settings = settings_in(tmp_path)
+    settings.mailbox = settings.mailbox.model_copy(update={"poll_interval_s": 0.05, "passes_at_once": 2})
+    local = LocalMailbox(settings.mailbox.root, settings.mailbox.address, poll_interval_s=0.05)
+    rng = random.Random(17)
+    person, other = applicant(rng), applicant(rng)
+    first = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(person))
+    resend = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(person), subject="FW: Blue Badge")
+    unrelated = application_email("priya.shah@council.example.gov.uk", blue_badge_pdf(other))
+    casebook = HeldCasebook()
+    stop = threading.Event()
+    services = bootstrap(settings, mailbox=local, casebook_factory=lambda _: casebook)
+
+    def acknowledged(message) -> bool:
+        return any(r.in_reply_to == message["Message-ID"] and r.subject.startswith("Received")
+                   for r in sent_replies(local))
+
+    def until(condition, what):
+        deadline = time.monotonic() + 120
+        while not condition():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+
+    with use_services(services):
+        runner = threading.Thread(target=contextvars.copy_context().run,
+                                  args=(lambda: watch_mailbox(services, stop, intake),))
+        runner.start()
+        try:
+            local.deliver(first)
+            assert casebook.started.wait(120), "the first pass reached Casebook"
+            local.deliver(resend)
+            local.deliver(unrelated)
+            until(lambda: acknowledged(resend) and acknowledged(unrelated), "a second pass acknowledged the new mail")
+            until(lambda: len(local.folder("done")) == 1, "the unrelated form was keyed while the first was held")
+            assert len(casebook.cases) == 1, "the held form is not keyed yet"
+        finally:
+            casebook.release.set()
+            until(lambda: len(local.folder("done")) == 3, "every email was finished")
+            stop.set()
+            runner.join(timeout=60)
+    outcomes = sorted(case["surname"] for case in casebook.cases.values())
+    assert outcomes == sorted([person["surname"], other["surname"]]), "the resend did not make a second case"
+    answers = {r.in_reply_to: r.subject for r in sent_replies(local) if not r.subject.startswith("Received")}
+    assert answers[first["Message-ID"]].startswith("Blue Badge application keyed")
+    assert answers[resend["Message-ID"]].startswith("Application already held"), "the resend waited for its original"
