@@ -12,7 +12,9 @@ after ``review.remind_after_s``; with no answer by ``review.timeout_s`` the item
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -165,6 +167,10 @@ def answer_review(reference: str, decision: dict) -> Waiting:
     ReviewDecision.model_validate(decision)  # say what is missing here, not in the waiting run
     for waiting in waiting_reviews():
         if waiting.reference == reference.upper():
-            resume_flow_run(waiting.flow_run_id, run_input=decision)
+            # Prefect's call is sync-or-async by context: in a thread where an event loop runs it would only
+            # return a coroutine, so it runs in a thread of its own, where it is always synchronous.
+            with ThreadPoolExecutor(max_workers=1) as thread:
+                thread.submit(contextvars.copy_context().run, resume_flow_run, waiting.flow_run_id,
+                              run_input=decision).result()
             return waiting
     raise LookupError(f"no item {reference.upper()} is waiting for a decision")

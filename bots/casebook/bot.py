@@ -218,7 +218,8 @@ class CasebookBot:
                 reference, confirmation = self._create_case(shell, application, clerk_ref, state, lookups)
             except _AlreadyInCasebook as found:
                 log.info("casebook.wizard_abandoned", clerk_ref=clerk_ref, outcome=found.result.outcome)
-                return self._compared(shell, found.result, application)
+                with self._acting_on(self._lookup_page):  # read the held case beside the abandoned wizard
+                    return self._compared(self._lookup_tab(), found.result, application)
             finally:
                 lookups.abandon()  # a wait still pending (after a failure) is cancelled
             return self._read_back(shell, reference, confirmation, application, clerk_ref)

@@ -62,23 +62,23 @@ def test_screenshot_is_skipped_without_a_folder() -> None:
     assert quiet.screenshot_on_failure(None, "anything") is None
 
 
-def test_a_trace_when_switched_on_keeps_the_actions_but_not_what_was_typed(tmp_path, casebook, make_application):
+def test_a_trace_when_switched_on_keeps_the_actions_but_not_what_was_typed(
+        tmp_path, casebook, make_application, browser_runtime, monkeypatch):
     import zipfile
 
     from bots.casebook.bot import CasebookBot, CasebookBotSettings
-    from bots.runtime import BrowserRuntime, BrowserSettings, find_browser
     from tests.conftest import CASEBOOK_PASSWORD, CASEBOOK_USER
 
     application = make_application()
-    settings = BrowserSettings(executable=find_browser(), trace_dir=tmp_path / "traces",
-                               secrets=(CASEBOOK_PASSWORD,))
-    with BrowserRuntime(settings) as runtime:
-        bot = CasebookBot(runtime, CasebookBotSettings(url=casebook.url, username=CASEBOOK_USER,
-                                                       password=CASEBOOK_PASSWORD))
-        try:
-            result = bot.key_application(application, "CLK-TRACE00001")
-        finally:
-            bot.close()
+    # The session's browser, with tracing switched on for this test only.
+    monkeypatch.setattr(browser_runtime.settings, "trace_dir", tmp_path / "traces")
+    monkeypatch.setattr(browser_runtime.settings, "secrets", (CASEBOOK_PASSWORD,))
+    bot = CasebookBot(browser_runtime, CasebookBotSettings(url=casebook.url, username=CASEBOOK_USER,
+                                                           password=CASEBOOK_PASSWORD))
+    try:
+        result = bot.key_application(application, "CLK-TRACE00001")
+    finally:
+        bot.close()
     [trace] = list((tmp_path / "traces").glob("*.zip"))
     with zipfile.ZipFile(trace) as archive:
         text = "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())

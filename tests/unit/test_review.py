@@ -39,7 +39,7 @@ def start_pass(tmp_path, messages, remind_after_s=3600.0):
         with use_services(services):
             outcome["results"] = intake()
 
-    runner = threading.Thread(target=contextvars.copy_context().run, args=(run,))
+    runner = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
     runner.start()
     return settings, mailbox, casebook, runner, outcome
 
@@ -134,7 +134,7 @@ def test_a_resent_form_that_differs_from_the_case_held_waits_and_an_approval_kee
     settings, mailbox, casebook, runner, outcome = start_pass(tmp_path, [first])
     runner.join(timeout=120)
     runner = threading.Thread(target=contextvars.copy_context().run, args=(lambda: outcome.update(
-        results=_second_pass(settings, mailbox, casebook, [moved, same])),))
+        results=_second_pass(settings, mailbox, casebook, [moved, same])),), daemon=True)
     runner.start()
     reference = clerk_reference(moved["Message-ID"])
     wait_until_asked(reference, runner)
