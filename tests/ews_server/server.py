@@ -33,7 +33,7 @@ from tests.ews_server.items import parse_mime
 from tests.ews_server.operations import HANDLERS, STREAMING, Context, stream_events, unsupported
 from tests.ews_server.soap import Element, Request, SoapFault, envelope, fault, parse_request
 from tests.ews_server.store import MailStore, StoredItem
-from tests.ews_server.tls import TlsFiles, certificate_der, make_certificates
+from tests.loopback_tls import TlsFiles, certificate_der, make_certificates
 
 EWS_PATH = "/EWS/Exchange.asmx"
 TOKEN_PATH = "/adfs/oauth2/token"

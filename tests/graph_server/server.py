@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from tests.graph_server import odata, resources
 from tests.graph_server.store import GraphError, MailStore, Message, not_found
-from tests.graph_server.tls import Certificates, make_certificates
+from tests.loopback_tls import TlsFiles, make_certificates
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
@@ -76,7 +76,7 @@ class GraphServer:
     def __init__(self, directory: Path, *, mailbox: str = "clerk@council.example.gov.uk",
                  tenant_id: str | None = None, client_id: str | None = None, client_secret: str = "graph-test-secret",
                  token_lifetime_s: int = 3600, attachment_limit: int = 3 * 1024 * 1024) -> None:
-        self.certificates: Certificates = make_certificates(directory / "graph-tls")
+        self.certificates: TlsFiles = make_certificates(directory / "graph-tls", "Clerk test CA (Graph)")
         self.mailbox = mailbox
         self.tenant_id = tenant_id or str(uuid.uuid4())
         self.client_id = client_id or str(uuid.uuid4())

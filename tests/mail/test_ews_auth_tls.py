@@ -12,7 +12,7 @@ import pytest
 from connectors.errors import MailboxUnavailable
 from connectors.mail.ews import EwsOAuth
 from tests.ews_server import TOKEN_PATH
-from tests.ews_server.tls import make_certificates
+from tests.loopback_tls import make_certificates
 from tests.mail.backends.ews import PASSWORD, USER, ews_mailbox, ews_server
 
 CLIENT_ID = "9f1c-clerk-app"

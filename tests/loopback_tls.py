@@ -1,12 +1,14 @@
-"""A throwaway certificate authority and a server certificate for 127.0.0.1 / localhost, made at test time.
+"""A throwaway certificate authority and a server certificate for 127.0.0.1 / localhost, made at test time,
+for the loopback EWS and Graph servers.
 
 The adapter under test trusts the CA through its ``ca_file`` setting, exactly as a council trusts its
-internal CA, so verification stays on.
+internal CA, so verification stays on: nothing here weakens TLS checking to make a test pass.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,8 +22,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 @dataclass(frozen=True)
 class TlsFiles:
     ca_file: Path
+    """The CA certificate (PEM) a client trusts."""
     cert_file: Path
     key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
 
 def _name(common_name: str) -> x509.Name:
@@ -30,6 +38,7 @@ def _name(common_name: str) -> x509.Name:
 
 
 def make_certificates(directory: Path, common_name: str = "Clerk loopback CA") -> TlsFiles:
+    """Write ``ca.pem``, ``server.pem`` and ``server.key`` under ``directory`` (created if missing)."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
