@@ -7,31 +7,12 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 
 from connectors.errors import AlreadyClaimed
 from connectors.mail import Attachment, expand_attached_messages
-
-PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
-STAFF = "priya.shah@council.example.gov.uk"
-
-
-def message(subject: str, *, sender: str = STAFF, pdf: bytes | None = PDF, **headers: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "bluebadge@council.example.gov.uk"
-    msg["Subject"] = subject
-    msg["Message-ID"] = make_msgid(domain="council.example.gov.uk")
-    msg["X-MS-Exchange-Organization-AuthAs"] = "Internal"
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(f"Body of {subject}")
-    if pdf is not None:
-        msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="form.pdf")
-    return msg
+from tests.mail.messages import PDF, STAFF, message
 
 
 def test_new_mail_is_listed_oldest_first_with_the_headers_sender_checks_need(backend):

@@ -3,22 +3,12 @@ which the adapter gives up with MailboxThrottled and the email stays where it wa
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import pytest
 
 from connectors.errors import MailboxThrottled, MailboxUnavailable
 from connectors.mail import Attachment
 from tests.mail.backends.ews import ews_mailbox, ews_server
-
-
-def message(subject: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "priya.shah@council.example.gov.uk"
-    msg["To"] = "bluebadge@council.example.gov.uk"
-    msg["Subject"] = subject
-    msg.set_content("form attached")
-    return msg
+from tests.mail.messages import message
 
 
 @pytest.fixture
@@ -34,7 +24,7 @@ def attempts(server, operation: str) -> list[float]:
 
 def test_a_busy_server_is_waited_for_as_long_as_it_asks(server):
     mailbox = ews_mailbox(server, busy_max_wait_s=5)
-    server.deliver(message("Blue Badge busy"))
+    server.deliver(message("Blue Badge busy", pdf=None))
     mailbox.list_new()  # folders open, signed in
     server.busy(times=2, back_off_ms=150, operations={"FindItem"})
     assert [email.subject for email in mailbox.list_new()] == ["Blue Badge busy"]
@@ -47,7 +37,7 @@ def test_a_busy_server_is_waited_for_as_long_as_it_asks(server):
 
 def test_a_server_busy_beyond_the_bounded_wait_leaves_the_email_where_it_was(server):
     mailbox = ews_mailbox(server, busy_max_wait_s=0.5)
-    server.deliver(message("Blue Badge throttled"))
+    server.deliver(message("Blue Badge throttled", pdf=None))
     [email] = mailbox.list_new()
     server.busy(times=None, back_off_ms=100, operations={"MoveItem"})
     with pytest.raises(MailboxThrottled) as raised:
@@ -73,7 +63,7 @@ def test_a_back_off_longer_than_the_budget_gives_up_at_once(server):
 
 def test_a_busy_answer_mid_reply_retries_that_step_and_sends_once(server):
     mailbox = ews_mailbox(server, busy_max_wait_s=5)
-    server.deliver(message("Blue Badge reply"))
+    server.deliver(message("Blue Badge reply", pdf=None))
     claimed = mailbox.claim(mailbox.list_new()[0])
     server.busy(times=1, back_off_ms=50, operations={"CreateAttachment"})
     mailbox.reply(claimed, "Keyed", "Done", [Attachment("receipt.txt", "text/plain", b"ok")])
@@ -90,7 +80,7 @@ def test_a_busy_subscription_is_retried_too(server):
     try:
         assert watcher.mode == "streaming"
         assert server.wait_for_streams(1)
-        server.deliver(message("Blue Badge after busy"))
+        server.deliver(message("Blue Badge after busy", pdf=None))
         assert watcher.wait(60) is True
     finally:
         watcher.close()

@@ -8,8 +8,6 @@ paging, ids that change on moves, the reply and requeue sequences.
 from __future__ import annotations
 
 import threading
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 from lxml import etree
@@ -19,27 +17,11 @@ from connectors.mail import Attachment
 from tests.ews_server import EWS_PATH
 from tests.ews_server.soap import M, T
 from tests.mail.backends.ews import USER, ews_mailbox, ews_server
+from tests.mail.messages import PDF, STAFF, message
 
-STAFF = "priya.shah@council.example.gov.uk"
-PDF = b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 CLERK_OPERATIONS = {"GetFolder", "FindFolder", "CreateFolder", "FindItem", "GetItem", "GetAttachment", "MoveItem",
                     "UpdateItem", "CreateItem", "CreateAttachment", "SendItem", "Subscribe", "GetStreamingEvents",
                     "Unsubscribe"}
-
-
-def message(subject: str, *, sender: str = STAFF, pdf: bytes | None = PDF, **headers: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "bluebadge@council.example.gov.uk"
-    msg["Subject"] = subject
-    msg["Message-ID"] = make_msgid(domain="council.example.gov.uk")
-    msg["X-MS-Exchange-Organization-AuthAs"] = "Internal"
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(f"Body of {subject}")
-    if pdf is not None:
-        msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="form.pdf")
-    return msg
 
 
 @pytest.fixture

@@ -7,23 +7,14 @@ only come from a notification the server pushed.
 from __future__ import annotations
 
 import threading
-from email.message import EmailMessage
 
 import pytest
 
 from connectors.errors import MailboxUnavailable
 from tests.mail.backends.ews import ews_mailbox, ews_server
+from tests.mail.messages import message
 
 PUSH_ONLY = 600.0
-
-
-def message(subject: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "priya.shah@council.example.gov.uk"
-    msg["To"] = "bluebadge@council.example.gov.uk"
-    msg["Subject"] = subject
-    msg.set_content("form attached")
-    return msg
 
 
 @pytest.fixture
@@ -51,7 +42,7 @@ def watcher(server, mailbox):
 def test_a_streaming_subscription_wakes_the_watcher_when_mail_arrives(server, mailbox, watcher):
     assert watcher.mode == "streaming"
     assert watcher.wait(0.2) is False, "nothing arrived yet"
-    server.deliver(message("Blue Badge pushed"))
+    server.deliver(message("Blue Badge pushed", pdf=None))
     assert watcher.wait(PUSH_ONLY / 10) is True
     assert watcher.wait(0.2) is False, "one arrival, one wake-up"
     assert [email.subject for email in mailbox.list_new()] == ["Blue Badge pushed"]
@@ -60,14 +51,14 @@ def test_a_streaming_subscription_wakes_the_watcher_when_mail_arrives(server, ma
 
 
 def test_mail_arriving_while_the_caller_is_busy_is_reported_at_the_next_wait(server, watcher):
-    server.deliver(message("Blue Badge early"))
-    server.deliver(message("Blue Badge early 2"))
+    server.deliver(message("Blue Badge early", pdf=None))
+    server.deliver(message("Blue Badge early 2", pdf=None))
     assert server.wait_for_streams(1)
     assert watcher.wait(PUSH_ONLY / 10) is True
 
 
 def test_clerks_own_moves_out_of_the_inbox_do_not_wake_it_but_a_requeue_does(server, mailbox, watcher):
-    server.deliver(message("Blue Badge moved"))
+    server.deliver(message("Blue Badge moved", pdf=None))
     assert watcher.wait(PUSH_ONLY / 10) is True
     claimed = mailbox.claim(mailbox.list_new()[0])
     parked = mailbox.move(claimed, "exceptions")
@@ -81,7 +72,7 @@ def test_connections_that_end_after_their_timeout_are_renewed_on_the_same_subscr
     assert watcher.wait(1.2) is False, "several ConnectionTimeouts pass quietly"
     assert server.operations().count("GetStreamingEvents") >= streams_before + 2
     assert server.operations().count("Subscribe") == 1
-    server.deliver(message("Blue Badge later"))
+    server.deliver(message("Blue Badge later", pdf=None))
     assert watcher.wait(PUSH_ONLY / 10) is True
 
 
@@ -90,7 +81,7 @@ def test_a_dropped_connection_means_subscribing_again_and_reporting_true(server,
     assert watcher.wait(PUSH_ONLY / 10) is True, "mail may have arrived while it was not listening"
     assert server.operations().count("Subscribe") == 2
     assert server.wait_for_streams(1)
-    server.deliver(message("Blue Badge after drop"))
+    server.deliver(message("Blue Badge after drop", pdf=None))
     assert watcher.wait(PUSH_ONLY / 10) is True
 
 
@@ -98,7 +89,7 @@ def test_a_restarted_server_that_forgot_the_subscription(server, watcher):
     server.restart()
     assert watcher.wait(PUSH_ONLY / 10) is True
     assert server.wait_for_streams(1)
-    server.deliver(message("Blue Badge after restart"))
+    server.deliver(message("Blue Badge after restart", pdf=None))
     assert watcher.wait(PUSH_ONLY / 10) is True
 
 
@@ -108,7 +99,7 @@ def test_an_expired_subscription_is_replaced(server, watcher, code):
     assert watcher.wait(PUSH_ONLY / 10) is True
     assert server.operations().count("Subscribe") == 2
     assert server.wait_for_streams(1)
-    server.deliver(message("Blue Badge after expiry"))
+    server.deliver(message("Blue Badge after expiry", pdf=None))
     assert watcher.wait(PUSH_ONLY / 10) is True
 
 
@@ -141,7 +132,7 @@ def test_the_stream_has_its_own_connection_so_the_intake_is_never_held_up(server
     watcher = mailbox.watch()
     try:
         assert server.wait_for_streams(1)
-        server.deliver(message("Blue Badge while streaming"))
+        server.deliver(message("Blue Badge while streaming", pdf=None))
         assert [email.subject for email in mailbox.list_new()] == ["Blue Badge while streaming"]
     finally:
         watcher.close()
@@ -155,7 +146,7 @@ def test_without_streaming_it_polls_a_pull_subscription(tmp_path):
         try:
             assert watcher.mode == "polling"
             assert watcher.wait(0.3) is False, "the pull subscription reports no events: no wake-up"
-            server.deliver(message("Blue Badge pulled"))
+            server.deliver(message("Blue Badge pulled", pdf=None))
             assert watcher.wait(PUSH_ONLY / 10) is True
             assert server.operations().count("GetEvents") >= 2
             server.expire_subscriptions()
@@ -183,7 +174,7 @@ def test_polling_can_be_chosen(server):
     watcher = mailbox.watch()
     try:
         assert watcher.mode == "polling"
-        arrived = threading.Timer(0.2, server.deliver, [message("Blue Badge polled")])
+        arrived = threading.Timer(0.2, server.deliver, [message("Blue Badge polled", pdf=None)])
         arrived.start()
         assert watcher.wait(PUSH_ONLY / 10) is True
         arrived.join()

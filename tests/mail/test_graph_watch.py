@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from email.message import EmailMessage
 
 import pytest
 
@@ -13,15 +12,7 @@ from connectors.errors import MailboxUnavailable
 from connectors.mail.graph import GraphMailbox
 from tests.graph_server import GraphServer
 from tests.mail.backends.graph import graph_mailbox
-
-
-def message(subject: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "priya.shah@council.example.gov.uk"
-    msg["To"] = "bluebadge@council.example.gov.uk"
-    msg["Subject"] = subject
-    msg.set_content("Form attached.")
-    return msg
+from tests.mail.messages import message
 
 
 @pytest.fixture
@@ -42,7 +33,7 @@ def deltas(server: GraphServer) -> list:
 
 
 def test_delta_wakes_for_new_mail_but_not_for_mail_leaving_or_being_read(server, mailbox):
-    server.deliver(message("already there"))
+    server.deliver(message("already there", pdf=None))
     watcher = mailbox.watch()
     try:
         assert watcher.mode == "delta"
@@ -50,7 +41,7 @@ def test_delta_wakes_for_new_mail_but_not_for_mail_leaving_or_being_read(server,
         [old] = mailbox.list_new()
         mailbox.claim(old)
         assert watcher.wait(0.2) is False
-        server.deliver(message("new"))
+        server.deliver(message("new", pdf=None))
         assert watcher.wait(5) is True
         server.store.update(mailbox.list_new()[0].id, is_read=True)  # someone opened it in Outlook
         assert watcher.wait(0.2) is False
@@ -63,13 +54,13 @@ def test_delta_wakes_for_new_mail_but_not_for_mail_leaving_or_being_read(server,
 def test_delta_rounds_spanning_pages_are_followed_to_their_delta_link(server, mailbox):
     server.page_size_cap = 1
     for n in range(3):
-        server.deliver(message(f"before {n}"))
+        server.deliver(message(f"before {n}", pdf=None))
     watcher = mailbox.watch()
     try:
         assert len(deltas(server)) == 3  # the baseline round, one message a page
         assert watcher.wait(0.2) is False
-        server.deliver(message("new 1"))
-        server.deliver(message("new 2"))
+        server.deliver(message("new 1", pdf=None))
+        server.deliver(message("new 2", pdf=None))
         assert watcher.wait(5) is True
         assert all("$skiptoken" in r.query for r in deltas(server)[1:3])
     finally:
@@ -77,7 +68,7 @@ def test_delta_rounds_spanning_pages_are_followed_to_their_delta_link(server, ma
 
 
 def test_a_requeued_email_wakes_the_watcher(server, mailbox):
-    server.deliver(message("parked"))
+    server.deliver(message("parked", pdf=None))
     parked = mailbox.move(mailbox.claim(mailbox.list_new()[0]), "exceptions")
     watcher = mailbox.watch()
     try:
@@ -105,7 +96,7 @@ def test_a_forgotten_delta_token_starts_a_new_round_and_reports_true(server, mai
         assert watcher.wait(5) is True  # changes since the lost token are unknown
         assert [r.status for r in deltas(server)].count(410) == 1
         assert watcher.wait(0.2) is False
-        server.deliver(message("after the new round"))
+        server.deliver(message("after the new round", pdf=None))
         assert watcher.wait(5) is True
     finally:
         watcher.close()
@@ -120,7 +111,7 @@ def test_a_restarted_server_is_survived_and_reported(server, mailbox):
         assert watcher.wait(5) is True  # nothing new in the delta, but mail may have come and gone meanwhile
         assert watcher.wait(0.2) is False
         server.restart()
-        server.deliver(message("after the restart"))
+        server.deliver(message("after the restart", pdf=None))
         assert watcher.wait(5) is True
     finally:
         watcher.close()
@@ -140,7 +131,7 @@ def test_throttling_while_watching_is_waited_out_without_raising(server, mailbox
     try:
         server.throttle(2, retry_after=0.1)
         assert watcher.wait(0.05) is False
-        server.deliver(message("after the busy spell"))
+        server.deliver(message("after the busy spell", pdf=None))
         assert watcher.wait(5) is True
         assert 429 in [r.status for r in deltas(server)]
     finally:
@@ -153,7 +144,7 @@ def test_falls_back_to_polling_where_delta_is_refused(server, mailbox):
     try:
         assert watcher.mode == "polling"
         assert watcher.wait(0.2) is False
-        server.deliver(message("polled"))
+        server.deliver(message("polled", pdf=None))
         assert watcher.wait(5) is True
     finally:
         watcher.close()
@@ -164,7 +155,7 @@ def test_polling_only_when_configured(server):
     watcher = mailbox.watch()
     try:
         assert watcher.mode == "polling"
-        server.deliver(message("polled"))
+        server.deliver(message("polled", pdf=None))
         assert watcher.wait(5) is True
         assert watcher.wait(0.2) is False
         assert deltas(server) == []
