@@ -26,10 +26,8 @@ import json
 import os
 import random
 import resource
-import struct
 import sys
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +43,7 @@ from connectors.errors import ClerkError  # noqa: E402
 from sandbox.documents import blue_badge_docx  # noqa: E402
 from sandbox.forms import applicant, blue_badge_pdf  # noqa: E402
 from tests.documents import hostile  # noqa: E402
+from tests.documents.tasks import inflate_everything  # noqa: E402  (the naive reader the guard tests use)
 
 MB = 1024 * 1024
 
@@ -66,24 +65,6 @@ def parse_extract(data: bytes, kind: str) -> dict[str, object]:
 
 
 PARSERS = {"simple": parse_simple, "extract": parse_extract}
-
-
-def inflate_everything(data: bytes, kind: str) -> int:
-    """A naive reader that trusts no declared size (zip members and PDF streams inflated to the end)."""
-    produced = 0
-    if kind == "docx":
-        offset = 0
-        while data.startswith(b"PK\x03\x04", offset):
-            compressed, name_length, extra_length = struct.unpack_from("<I4x2H", data, offset + 18)
-            start = offset + 30 + name_length + extra_length
-            produced += len(zlib.decompressobj(-15).decompress(data[start : start + compressed]))
-            offset = start + compressed
-        return produced
-    start = data.index(b"stream") + len(b"stream\n")
-    content = data[start : data.index(b"\nendstream", start)]
-    while content[:1] == b"\x78":
-        content = zlib.decompress(content)
-    return len(content)
 
 
 # --- the batch ---------------------------------------------------------------------------------------------
