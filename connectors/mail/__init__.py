@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Literal, Protocol
 
 FinalFolder = Literal["done", "exceptions"]
@@ -97,11 +100,24 @@ class MailWatcher(Protocol):
         """Unsubscribe and release the connection."""
 
 
+def mime_attachments(message: EmailMessage) -> list[Attachment]:
+    """A MIME message's attachments: files as they are, an attached message as its MIME text."""
+    found = []
+    for part in message.iter_attachments():
+        if part.get_content_maintype() == "multipart":
+            continue
+        if part.get_content_type() == "message/rfc822":  # an email forwarded as an attachment
+            inner = part.get_content()
+            name = part.get_filename() or f"{inner.get('Subject', 'message')}.eml"
+            found.append(Attachment(name, "message/rfc822", inner.as_bytes(policy=policy.SMTP)))
+            continue
+        found.append(Attachment(part.get_filename() or "attachment", part.get_content_type(),
+                                part.get_payload(decode=True) or b""))
+    return found
+
+
 def expand_attached_messages(attachments: list[Attachment]) -> list[Attachment]:
     """The attachments, plus the file attachments of any attached message (one level deep)."""
-    from email import policy
-    from email.parser import BytesParser
-
     expanded = list(attachments)
     for attachment in attachments:
         if attachment.content_type != "message/rfc822":
@@ -110,9 +126,5 @@ def expand_attached_messages(attachments: list[Attachment]) -> list[Attachment]:
             inner = BytesParser(policy=policy.default).parsebytes(attachment.data)
         except Exception:  # noqa: BLE001 - a malformed attached message simply adds nothing
             continue
-        for part in inner.iter_attachments():
-            if part.get_content_maintype() == "multipart":
-                continue
-            expanded.append(Attachment(part.get_filename() or "attachment", part.get_content_type(),
-                                       part.get_payload(decode=True) or b""))
+        expanded.extend(found for found in mime_attachments(inner) if found.content_type != "message/rfc822")
     return expanded

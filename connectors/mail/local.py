@@ -18,7 +18,7 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr, parseda
 from pathlib import Path
 
 from connectors.errors import AlreadyClaimed, MailboxUnavailable
-from connectors.mail import Attachment, Email, FinalFolder, Folder
+from connectors.mail import Attachment, Email, FinalFolder, Folder, mime_attachments
 
 FOLDERS = ("inbox", "processing", "done", "exceptions", "sent")
 _KEPT_HEADERS = (
@@ -70,19 +70,7 @@ class LocalMailbox:
         return self._read(path)
 
     def attachments(self, email: Email) -> list[Attachment]:
-        message = self._parse(self._locate(email))
-        found = []
-        for part in message.iter_attachments():
-            if part.get_content_maintype() == "multipart":
-                continue
-            if part.get_content_type() == "message/rfc822":  # an email forwarded as an attachment
-                inner = part.get_content()
-                name = part.get_filename() or f"{inner.get('Subject', 'message')}.eml"
-                found.append(Attachment(name, "message/rfc822", inner.as_bytes(policy=policy.SMTP)))
-                continue
-            data = part.get_payload(decode=True) or b""
-            found.append(Attachment(part.get_filename() or "attachment", part.get_content_type(), data))
-        return found
+        return mime_attachments(self._parse(self._locate(email)))
 
     def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
         message = self._compose([email.sender], subject, body, attachments)
@@ -176,7 +164,7 @@ class LocalMailbox:
         if not headers_only:
             text = message.get_body(preferencelist=("plain",))
             body = text.get_content() if text is not None else ""
-            names = tuple(part.get_filename() or "attachment" for part in message.iter_attachments())
+            names = tuple(attachment.filename for attachment in mime_attachments(message))
         return Email(
             id=path.name,
             message_id=str(message.get("Message-ID", "")).strip() or f"<local-{path.name}>",
