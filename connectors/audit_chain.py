@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,6 +35,13 @@ HMAC_KEY_ENV = "CLERK_AUDIT_HMAC_KEY"
 PREVIOUS_KEYS_ENV = "CLERK_AUDIT_HMAC_PREVIOUS_KEYS"
 """Comma-separated keys used before the last rotation of the HMAC key (verify only)."""
 _SIGNED_PREFIX = b"clerk-audit-checkpoint-v1\n"
+
+
+def hmac_keys_from_environment(environ: Mapping[str, str] = os.environ) -> tuple[bytes | None, list[bytes]]:
+    """The checkpoint key (``$CLERK_AUDIT_HMAC_KEY``) and the keys it replaced (comma-separated)."""
+    current = environ.get(HMAC_KEY_ENV, "").strip()
+    previous = [part.strip().encode() for part in environ.get(PREVIOUS_KEYS_ENV, "").split(",") if part.strip()]
+    return (current.encode() if current else None), previous
 
 
 class AuditUnavailable(SystemError):

@@ -7,7 +7,6 @@ Flows ask for :func:`current_services`; the CLI, the demo and the tests choose t
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from connectors.audit import AuditTrail
+from connectors.audit_chain import hmac_keys_from_environment
 from connectors.documents.attachments import FormReader
 from connectors.documents.blue_badge import BlueBadgeApplication
 from connectors.documents.forms import load_forms
@@ -146,10 +146,11 @@ def build_mailbox(settings: Settings, secrets: Secrets | None = None) -> Mailbox
 
 def audit_key(settings: Settings) -> bytes | None:
     """The audit checkpoints' HMAC key: ``$CLERK_AUDIT_HMAC_KEY``, else the Prefect Secret block named in
-    ``audit.hmac_key_block``, else none (checkpoints are then written unauthenticated)."""
-    key = os.environ.get("CLERK_AUDIT_HMAC_KEY", "").strip()
+    ``audit.hmac_key_block``, else none (checkpoints are then written unauthenticated). The writer and
+    ``clerk audit verify`` both take it from here."""
+    key, _ = hmac_keys_from_environment()
     if key:
-        return key.encode()
+        return key
     if settings.audit.hmac_key_block:
         from prefect.blocks.system import Secret
 

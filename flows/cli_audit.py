@@ -7,8 +7,6 @@ that fails is named as file:line), or it only has warnings and ``--strict`` was 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -17,10 +15,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connectors.audit_chain import HMAC_KEY_ENV, PREVIOUS_KEYS_ENV
+from connectors.audit_chain import HMAC_KEY_ENV, hmac_keys_from_environment
 from connectors.audit_verify import VerifyReport, verify
 from connectors.errors import ConfigError
 from connectors.settings import CONFIG_ENV, load_settings
+from flows.bootstrap import audit_key
 
 audit_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -28,13 +27,6 @@ audit_app = typer.Typer(no_args_is_help=True, add_completion=False)
 @audit_app.callback()
 def audit() -> None:
     """Check the tamper-evident audit trail."""
-
-
-def hmac_keys_from_environment(environ: Mapping[str, str] = os.environ) -> tuple[bytes | None, list[bytes]]:
-    """The checkpoint key (``$CLERK_AUDIT_HMAC_KEY``) and the keys it replaced (comma-separated)."""
-    current = environ.get(HMAC_KEY_ENV, "").strip()
-    previous = [part.strip().encode() for part in environ.get(PREVIOUS_KEYS_ENV, "").split(",") if part.strip()]
-    return (current.encode() if current else None), previous
 
 
 @audit_app.command("verify")
@@ -49,8 +41,9 @@ def verify_command(
     """Prove the audit trail has not been edited: every line chained, every checkpoint matched and signed."""
     out = Console(soft_wrap=True)
     try:
-        target = path or load_settings(config).audit.path
-        key, previous = hmac_keys_from_environment()
+        settings = load_settings(config)
+        target = path or settings.audit.path
+        key, previous = audit_key(settings), hmac_keys_from_environment()[1]
         report = verify(target, key, previous_keys=previous)
     except ConfigError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]clerk:[/] {escape(str(exc))}")

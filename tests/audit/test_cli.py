@@ -2,7 +2,8 @@
 
 from typer.testing import CliRunner
 
-from flows.cli_audit import audit_app, hmac_keys_from_environment
+from connectors.audit_chain import hmac_keys_from_environment
+from flows.cli_audit import audit_app
 from tests.audit.trails import KEY, lines, write_lines, write_trail
 
 runner = CliRunner()
