@@ -160,18 +160,22 @@ def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemR
                 "already held); reject to tell the sender what to do."]
             return ItemResult(item.email.id, item.reference, PROCESS, NEEDS_REVIEW, "exceptions",
                               case_reference=result.case_reference)
-        reply = {
-            "created": replies.case_created,
-            "already_keyed": replies.already_keyed,
-            "existing_application": replies.existing_application,
-        }[result.outcome](item.reference, result.case_reference)
-        send_reply(services, item.email, reply, item.audit, kind=result.outcome)
-        finish(services, item.email, "done", item.audit, outcome=result.outcome, case_reference=result.case_reference)
+        return answer(services, item, result.outcome, result.case_reference)
     except Exception as exc:
         return park_failure(services, item, exc, "while keying")
-    get_run_logger().info("%s %s: case %s", item.reference, result.outcome.replace("_", " "), result.case_reference)
-    return ItemResult(item.email.id, item.reference, PROCESS, result.outcome, "done",
-                      case_reference=result.case_reference, seconds=time.perf_counter() - item.started)
+
+
+_ANSWERS = {"created": replies.case_created, "already_keyed": replies.already_keyed,
+            "existing_application": replies.existing_application}
+
+
+def answer(services: Services, item: Item, outcome: str, case_reference: str) -> ItemResult:
+    """Tell the sender how their form was keyed, and move the email to Done."""
+    send_reply(services, item.email, _ANSWERS[outcome](item.reference, case_reference), item.audit, kind=outcome)
+    finish(services, item.email, "done", item.audit, outcome=outcome, case_reference=case_reference)
+    get_run_logger().info("%s %s: case %s", item.reference, outcome.replace("_", " "), case_reference)
+    return ItemResult(item.email.id, item.reference, PROCESS, outcome, "done", case_reference=case_reference,
+                      seconds=time.perf_counter() - item.started)
 
 
 OLDEST_WITHOUT_REVIEW = 100
@@ -203,25 +207,16 @@ def decide(services: Services, item: Item) -> ItemResult | None:
         return reject(services, item, BusinessError(decision.reason, code="REVIEW_REJECTED",
                                                     reasons=[decision.reason]))
     if item.held is not None:  # approved: the case Casebook holds stands; tell the sender so
-        return answer_held(services, item)
+        try:
+            return answer(services, item, "existing_application", item.held.case_reference)
+        except Exception as exc:
+            return park_failure(services, item, exc, "answering after review")
     if decision.decision == "correct":
         try:
             item.application = validate(services.documents.definition(FORM), {**item.fields, **decision.corrections})
         except BusinessError as exc:
             return reject(services, item, exc)
     return None
-
-
-def answer_held(services: Services, item: Item) -> ItemResult:
-    case_reference = item.held.case_reference
-    try:
-        send_reply(services, item.email, replies.existing_application(item.reference, case_reference), item.audit,
-                   kind="existing_application")
-        finish(services, item.email, "done", item.audit, outcome="existing_application", case_reference=case_reference)
-    except Exception as exc:
-        return park_failure(services, item, exc, "answering after review")
-    return ItemResult(item.email.id, item.reference, PROCESS, "existing_application", "done",
-                      case_reference=case_reference, seconds=time.perf_counter() - item.started)
 
 
 def key_lane(services: Services, items: list[Item]) -> list[ItemResult]:
