@@ -16,7 +16,7 @@ from typing import Any
 
 from connectors.documents.extract import Extracted, extract, validate
 from connectors.documents.forms import FormDefinition, load_form
-from connectors.documents.guard import check_email_size
+from connectors.documents.guard import check_email_size, container
 from connectors.documents.parser_pool import ParserPool, guarded
 from connectors.errors import BusinessError, InvalidForm, MissingAttachment
 from connectors.mail import Attachment
@@ -24,7 +24,6 @@ from connectors.mail import Attachment
 _DOCUMENT_SUFFIXES = {".pdf", ".docx", ".docm", ".doc", ".dotx", ".dotm", ".odt", ".rtf"}
 _DOCUMENT_TYPES = ("application/pdf", "application/msword", "application/vnd.openxmlformats-officedocument",
                    "application/vnd.ms-word", "application/octet-stream")
-_MAGIC = (b"%PDF-", b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def is_candidate(attachment: Attachment) -> bool:
         return True
     if attachment.content_type.lower().startswith(_DOCUMENT_TYPES):
         return True
-    return any(magic in attachment.data[:1024] for magic in _MAGIC)
+    return container(attachment.data) is not None
 
 
 class FormReader:

@@ -196,16 +196,24 @@ def _too_large(what: str, size: int, limit: int) -> str:
     )
 
 
-def _magic(data: bytes) -> Literal["pdf", "zip", "ole2"]:
-    if not data:
-        raise AttachmentEmpty(EMPTY)
+def container(data: bytes) -> Literal["pdf", "zip", "ole2"] | None:
+    """What kind of file this is by its first bytes (never its name), or None for anything else."""
     if data.startswith(_OLE2_MAGIC):
         return "ole2"
     if data.startswith(_ZIP_MAGIC):
         return "zip"
     if _PDF_MAGIC in data[:_SNIFF_BYTES]:
         return "pdf"
-    raise AttachmentWrongType(WRONG_TYPE)
+    return None
+
+
+def _magic(data: bytes) -> Literal["pdf", "zip", "ole2"]:
+    if not data:
+        raise AttachmentEmpty(EMPTY)
+    kind = container(data)
+    if kind is None:
+        raise AttachmentWrongType(WRONG_TYPE)
+    return kind
 
 
 # --- PDF ---------------------------------------------------------------------------------------------------
