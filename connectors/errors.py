@@ -75,6 +75,13 @@ class NoRoute(BusinessError):
     code = "NO_ROUTE"
 
 
+class MailUnreadable(BusinessError):
+    """The email itself cannot be read (an unknown character set, broken MIME): parked, the rest of the
+    batch goes on."""
+
+    code = "MAIL_UNREADABLE"
+
+
 # --- attachments refused before or while parsing (connectors/documents) ----------------------------
 class AttachmentEmpty(UnreadableAttachment):
     code = "ATTACHMENT_EMPTY"

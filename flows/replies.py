@@ -13,9 +13,16 @@ class Reply:
     body: str
 
 
+def _one_line(text: str, limit: int = 150) -> str:
+    """The sender's subject as it can go into ours: one line (a header never carries their CR/LF), not
+    too long."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def acknowledgement(reference: str, subject: str) -> Reply:
     return Reply(
-        f"Received: {subject} [{reference}]",
+        f"Received: {_one_line(subject)} [{reference}]",
         f"We have received your email and it is being processed.\nClerk reference: {reference}\n\n"
         "You will get another email when it has been keyed, usually within a few minutes." + SIGN_OFF,
     )

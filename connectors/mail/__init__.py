@@ -18,6 +18,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Literal, Protocol
 
+from connectors.errors import MailUnreadable
+
 FinalFolder = Literal["done", "exceptions"]
 Folder = Literal["inbox", "processing", "done", "exceptions"]
 
@@ -44,13 +46,25 @@ class Email:
     """The headers sender checks need (``Sender``, ``Authentication-Results``, ``X-MS-Exchange-...``)."""
     body: str = ""
     attachment_names: tuple[str, ...] = ()
+    unreadable: str | None = None
+    """Why the adapter could not read this email (its fields then hold what could be read); the intake
+    parks it as MAIL_UNREADABLE. Adapters never raise for one bad email: the rest of the batch goes on."""
+
+
+def unreadable_error() -> MailUnreadable:
+    """What the sender of an email Clerk cannot read is told (when Exchange vouches for them)."""
+    return MailUnreadable(
+        "Clerk could not read this email.",
+        reasons=["Its text or attachments are in a form Clerk cannot decode (an unknown character set or a "
+                 "damaged message). Please send it again from Outlook, with the form attached."])
 
 
 class Mailbox(Protocol):
     """The small port every mail adapter implements."""
 
     def list_new(self, limit: int | None = None) -> list[Email]:
-        """New emails in the inbox, oldest first (headers only: no attachment bodies)."""
+        """New emails in the inbox, oldest first (headers only: no attachment bodies). One that cannot be
+        read is listed with ``unreadable`` set, never raised; one that vanished meanwhile is left out."""
 
     def claim(self, email: Email) -> Email:
         """Move the email from the inbox to processing and return it there.
@@ -59,10 +73,15 @@ class Mailbox(Protocol):
         """
 
     def attachments(self, email: Email) -> list[Attachment]:
-        """The email's file attachments."""
+        """The email's file attachments (``MailUnreadable`` when its MIME structure cannot be read)."""
 
-    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
-        """Send a reply to the email's sender (threaded with In-Reply-To)."""
+    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None,
+              key: str | None = None) -> None:
+        """Send a reply to the email's sender (threaded with In-Reply-To).
+
+        ``key`` names the reply (Clerk reference and kind): an adapter that can tell a reply with that key
+        was already sent does not send it again (the local folder can; Exchange adapters send again, so a
+        crash between sending and the ledger's record of it may repeat that one reply)."""
 
     def move(self, email: Email, folder: FinalFolder) -> Email:
         """Move a claimed email from processing to done or exceptions."""
@@ -71,7 +90,8 @@ class Mailbox(Protocol):
         """A claimed email by id (a worker resuming its batch)."""
 
     def list_folder(self, folder: Folder, limit: int | None = None) -> list[Email]:
-        """Emails in one of Clerk's folders, oldest first (headers only)."""
+        """Emails in one of Clerk's folders, oldest first (headers only; as ``list_new`` for bad or vanished
+        emails)."""
 
     def requeue(self, email: Email) -> Email:
         """Move an email (from Exceptions, normally) back to the inbox, to be claimed again."""

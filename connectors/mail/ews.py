@@ -194,7 +194,8 @@ class EwsMailbox:
         return replace(email, id=moved.id)
 
     # --- sending --------------------------------------------------------------------------------------
-    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
+    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None,
+              key: str | None = None) -> None:
         folders = self._folders()
         account = self._session.account
         reference = self._session.call("prepare a reply", lambda: self._get(email.id, (), folders.processing))

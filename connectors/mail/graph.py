@@ -143,7 +143,8 @@ class GraphMailbox:
         return dataclasses.replace(email, id=new_id)
 
     # --- writing ------------------------------------------------------------------------------------------
-    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
+    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None,
+              key: str | None = None) -> None:
         """To the email's ``From`` address (not a ``Reply-To``), threaded by Exchange with In-Reply-To."""
         message = {"subject": subject, "body": {"contentType": "Text", "content": body},
                    "toRecipients": _recipients([email.sender])}

@@ -7,6 +7,7 @@ workers that race for one file, exactly one succeeds.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import uuid
@@ -18,7 +19,7 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr, parseda
 from pathlib import Path
 
 from connectors.errors import AlreadyClaimed, MailboxUnavailable
-from connectors.mail import Attachment, Email, FinalFolder, Folder, mime_attachments
+from connectors.mail import Attachment, Email, FinalFolder, Folder, mime_attachments, unreadable_error
 
 FOLDERS = ("inbox", "processing", "done", "exceptions", "sent")
 _KEPT_HEADERS = (
@@ -44,13 +45,7 @@ class LocalMailbox:
     # --- the port -------------------------------------------------------------------------------
     def list_new(self, limit: int | None = None) -> list[Email]:
         paths = self._eml_files("inbox")
-        emails = []
-        for path in paths[:limit] if limit else paths:
-            try:
-                emails.append(self._read(path, headers_only=True))
-            except FileNotFoundError:  # claimed by another worker while we listed
-                continue
-        return emails
+        return self._read_all(paths[:limit] if limit else paths)
 
     def claim(self, email: Email) -> Email:
         source = self.root / "inbox" / email.id
@@ -70,20 +65,30 @@ class LocalMailbox:
         return self._read(path)
 
     def attachments(self, email: Email) -> list[Attachment]:
-        return mime_attachments(self._parse(self._locate(email)))
+        path = self._locate(email)
+        try:
+            return mime_attachments(self._parse(path))
+        except OSError as exc:
+            raise MailboxUnavailable(f"cannot read {email.id}: {exc.strerror}") from exc
+        except Exception as exc:  # noqa: BLE001 - a malformed message makes the email package raise anything
+            raise unreadable_error() from exc
 
-    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
+    def reply(self, email: Email, subject: str, body: str, attachments: list[Attachment] | None = None,
+              key: str | None = None) -> None:
+        tag = hashlib.sha256(key.encode()).hexdigest()[:16] if key else None
+        if tag and any(path.name.endswith(f"-{tag}.eml") for path in self._eml_files("sent")):
+            return  # sent before a crash, which kept the ledger from recording it
         message = self._compose([email.sender], subject, body, attachments)
         message["In-Reply-To"] = email.message_id
         message["References"] = email.message_id
-        self._write_atomically("sent", message)
+        self._write_atomically("sent", message, tag)
 
     def send(self, to: list[str], subject: str, body: str, attachments: list[Attachment] | None = None) -> None:
         self._write_atomically("sent", self._compose(to, subject, body, attachments))
 
     def list_folder(self, folder: Folder, limit: int | None = None) -> list[Email]:
         paths = self._eml_files(folder)
-        return [self._read(path, headers_only=True) for path in (paths[:limit] if limit else paths)]
+        return self._read_all(paths[:limit] if limit else paths)
 
     def requeue(self, email: Email) -> Email:
         return self.move(email, "inbox")
@@ -113,7 +118,7 @@ class LocalMailbox:
         message = EmailMessage()
         message["From"] = self.address
         message["To"] = ", ".join(to)
-        message["Subject"] = subject
+        message["Subject"] = " ".join(subject.split())  # a header never carries the sender's CR/LF
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain=self.address.partition("@")[2] or None)
         message.set_content(body)
@@ -122,9 +127,9 @@ class LocalMailbox:
             message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
         return message
 
-    def _write_atomically(self, folder: str, message: EmailMessage) -> Path:
+    def _write_atomically(self, folder: str, message: EmailMessage, tag: str | None = None) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        name = f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        name = f"{stamp}-{tag or uuid.uuid4().hex[:8]}.eml"
         tmp = self.root / folder / f".{name}.tmp"
         tmp.write_bytes(message.as_bytes(policy=policy.SMTP))
         os.replace(tmp, self.root / folder / name)
@@ -150,7 +155,44 @@ class LocalMailbox:
         with path.open("rb") as handle:
             return BytesParser(policy=policy.default).parse(handle, headersonly=headers_only)
 
+    def _read_all(self, paths: list[Path]) -> list[Email]:
+        emails = []
+        for path in paths:
+            try:
+                emails.append(self._read(path, headers_only=True))
+            except FileNotFoundError:  # claimed or moved by another worker while we listed
+                continue
+        return emails
+
     def _read(self, path: Path, headers_only: bool = False) -> Email:
+        """The email at ``path``; one the email package cannot read comes back with ``unreadable`` set."""
+        try:
+            return self._decode(path, headers_only)
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unknown charsets and broken MIME raise many kinds of error
+            return self._unreadable(path, exc)
+
+    def _unreadable(self, path: Path, error: Exception) -> Email:
+        """What can still be read of a broken email: enough to park it and, when Exchange vouched for the
+        sender, tell them. Every field is read on its own, so one bad header costs only itself."""
+        message = BytesParser(policy=policy.compat32).parsebytes(path.read_bytes(), headersonly=True)
+
+        def raw(name: str) -> str:
+            try:
+                return str(message.get(name, "") or "")
+            except Exception:  # noqa: BLE001
+                return ""
+
+        message_id = raw("Message-ID").strip() or f"<local-{path.name}>"
+        return Email(id=path.name, message_id=message_id, sender=parseaddr(raw("From"))[1].lower(),
+                     to=tuple(addr.lower() for _, addr in getaddresses([raw("To"), raw("Cc")]) if addr),
+                     subject=" ".join(raw("Subject").split()),
+                     received=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+                     headers={name: raw(name) for name in _KEPT_HEADERS if raw(name)},
+                     unreadable=f"{type(error).__name__}: {error}"[:300])
+
+    def _decode(self, path: Path, headers_only: bool) -> Email:
         message = self._parse(path, headers_only)
         sender = parseaddr(str(message.get("From", "")))[1].lower()
         to = tuple(addr.lower() for _, addr in getaddresses([str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])]))

@@ -63,3 +63,27 @@ def test_reply_is_threaded_and_move_finishes_the_email(mailbox):
     assert "To: a@council.example.gov.uk" in text and "From: clerk@council.example.gov.uk" in text
     mailbox.move(claimed, "done")
     assert len(mailbox.folder("done")) == 1 and mailbox.folder("processing") == []
+
+
+def test_an_email_the_email_package_cannot_read_is_listed_and_claimed_never_raised(mailbox):
+    mailbox.deliver(application_email("a@council.example.gov.uk", b"%PDF-1.4 x", subject="first"))
+    (mailbox.root / "inbox" / "20000101T000000000000-bad.eml").write_bytes(
+        b"From: b@council.example.gov.uk\r\nSubject: Blue Badge\r\nMessage-ID: <bad@x>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\nhello\r\n")
+    bad, good = mailbox.list_new()
+    claimed = mailbox.claim(bad)
+    assert (claimed.message_id, claimed.sender, claimed.subject) == ("<bad@x>", "b@council.example.gov.uk", "Blue Badge")
+    assert claimed.unreadable and "x-no-such-charset" in claimed.unreadable
+    assert mailbox.move(claimed, "exceptions").id == claimed.id
+    assert mailbox.claim(good).unreadable is None
+
+
+def test_a_keyed_reply_is_written_once_and_a_subject_never_carries_a_line_break(mailbox):
+    mailbox.deliver(application_email("a@council.example.gov.uk", None))
+    email = mailbox.claim(mailbox.list_new()[0])
+    mailbox.reply(email, "Received: one\r\nBcc: eve@example.net", "body", key="CLK-A/acknowledgement")
+    mailbox.reply(email, "Received: one", "body", key="CLK-A/acknowledgement")
+    mailbox.reply(email, "Received: two", "body", key="CLK-A/result")
+    [first, second] = mailbox.folder("sent")
+    assert b"Subject: Received: one Bcc: eve@example.net\r\n" in first.read_bytes()
+    assert b"Received: two" in second.read_bytes()
