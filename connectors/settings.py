@@ -115,9 +115,6 @@ class MailboxSettings(_Section):
     """``clerk watch`` starts a new intake pass for newly arrived mail while earlier passes are still keying,
     so an acknowledgement never waits for someone else's keying. Each pass uses up to ``casebook.lanes``
     browser sessions. One applicant's emails are still keyed one at a time across passes."""
-    stranded_after_s: float = Field(default=3600, gt=0)
-    """An email left in Processing this long by a worker that stopped (its ledger row untouched) is put
-    back in the inbox by ``clerk watch``. Items waiting for a supervisor get ``review.timeout_s`` more."""
 
     @model_validator(mode="after")
     def _kind_has_its_section(self):
@@ -129,6 +126,10 @@ class MailboxSettings(_Section):
 class LedgerSettings(_Section):
     path: Path = Path(".clerk/ledger.db")
     """SQLite file of work items (one row per Clerk reference)."""
+    lease_s: float = Field(default=120, ge=3, le=3600)
+    """A worker holds each email it claimed by a lease it renews every third of this. When a worker stops
+    (a crash, a kill), another pass takes its emails over once the lease runs out; on the same host at
+    once, since a dead process is noticed. Longer survives a stalled host better; shorter recovers faster."""
 
 
 class AuditSettings(_Section):
@@ -172,6 +173,12 @@ class CasebookSettings(_Section):
 
 class DocumentSettings(DocumentLimits):
     """How attachments are read: limits, the guarded parser processes, and where form definitions live."""
+
+    read_retries: int = Field(default=2, ge=0, le=10)
+    """Extra attempts at reading an email's form after a fault of Clerk's own (a parser process that died
+    or stalled on a busy machine); a file refused for what it is, is never retried."""
+    read_retry_delay_s: float = Field(default=2.0, ge=0)
+    """The pause before the first extra attempt; it doubles for each one after."""
 
     forms_dir: Path = Path(__file__).resolve().parents[1] / "config" / "forms"
     """Form definitions (YAML): how each form's labels and fields map to its process's model."""

@@ -36,19 +36,21 @@ from connectors.mail import Email, expand_attached_messages
 from flows import replies
 from flows.bootstrap import CaseSystem, Services, current_services
 from flows.review import ReviewDecision, ask_supervisor
-from flows.steps import ItemResult, finish, park, publish_review, send_reply
+from flows.steps import ItemResult, finish, park, publish_review, retry_system_faults, send_reply
 
 PROCESS = "blue_badge"
 FORM = "blue_badge"
 NEEDS_REVIEW = "needs_review"  # not an ending: the item waits for a supervisor after the rest of the batch
 
 
+@task(name="read-form", cache_policy=NO_CACHE, retry_condition_fn=retry_system_faults)
 def read_application(services: Services, email: Email, audit: AuditEvents) -> FormRead:
     """The one Blue Badge form attached to the email (PDF, printed PDF, scan or Word), read through the guard
     and validated; a forwarded email's attachments count too.
 
-    Plain Python, not a Prefect task: a retry could not help, and a rejected form is an answer for the
-    sender, not a failed run.
+    Retried (``documents.read_retries``, with a growing pause) only for our own faults: a parser process
+    that died or stalled on a busy machine, the mailbox not answering. A form refused for what it is, is an
+    answer for the sender at once, never a retry and never a failed run.
     """
     attachments = expand_attached_messages(services.mailbox.attachments(email))
     forms = services.documents.read(attachments, FORM)
@@ -64,22 +66,11 @@ def read_application(services: Services, email: Email, audit: AuditEvents) -> Fo
     return form
 
 
-def _retry_system_faults(task, task_run, state) -> bool:
-    """Retry only faults a retry can cure (System busy, a timeout); never bad input."""
-    try:
-        state.result()
-    except SystemError as exc:
-        return exc.retryable
-    except Exception:  # noqa: BLE001 - anything else is not ours to retry
-        return False
-    return False
-
-
-@task(name="key-into-casebook", cache_policy=NO_CACHE, retry_condition_fn=_retry_system_faults)
+@task(name="key-into-casebook", cache_policy=NO_CACHE, retry_condition_fn=retry_system_faults)
 def key_into_casebook(services: Services, casebook: CaseSystem, application: BlueBadgeApplication, reference: str,
                       audit: AuditEvents):
     """Look up, create if absent, read back: safe to retry after any failure."""
-    services.ledger.update(reference, "keying")
+    services.leases.update(reference, "keying")
     audit("key", "started")
     result = casebook.key_application(application, reference)
     audit("key", result.outcome, case_reference=result.case_reference)
@@ -172,7 +163,7 @@ _ANSWERS = {"created": replies.case_created, "already_keyed": replies.already_ke
 def answer(services: Services, item: Item, outcome: str, case_reference: str) -> ItemResult:
     """Tell the sender how their form was keyed, and move the email to Done."""
     send_reply(services, item.email, _ANSWERS[outcome](item.reference, case_reference), item.audit, kind=outcome)
-    finish(services, item.email, "done", item.audit, outcome=outcome, case_reference=case_reference)
+    finish(services, item.email, "done", item.audit, outcome=outcome, case_reference=case_reference, process=PROCESS)
     get_run_logger().info("%s %s: case %s", item.reference, outcome.replace("_", " "), case_reference)
     return ItemResult(item.email.id, item.reference, PROCESS, outcome, "done", case_reference=case_reference,
                       seconds=time.perf_counter() - item.started)
@@ -266,10 +257,19 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
     results: dict[str, ItemResult] = {}
     lanes: list[list[Item]] = [[] for _ in range(services.settings.casebook.lanes)]
     waiting: list[Item] = []
+    documents = services.settings.documents
+    reader = read_application.with_options(
+        retries=documents.read_retries,
+        retry_delay_seconds=[documents.read_retry_delay_s * 2 ** attempt for attempt in range(documents.read_retries)])
     for email_id in email_ids:
-        item = start_item(services, services.mailbox.find_claimed(email_id))
         try:
-            form = read_application(services, item.email, item.audit)
+            email = services.mailbox.find_claimed(email_id)
+        except ClerkError as exc:  # still claimed by this pass: let go when it ends, recovered by the next
+            get_run_logger().warning("could not open claimed email %s: %s", email_id, exc.code)
+            continue
+        item = start_item(services, email)
+        try:
+            form = reader(services, item.email, item.audit)
         except Exception as exc:  # a bad form, or a parser bug, costs this email alone
             results[email_id] = park_failure(services, item, exc, "reading the form")
             continue
@@ -289,7 +289,7 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
         decided = decide(services, item)
         for result in [decided] if decided else key_lane(services, [item]):
             results[result.email_id] = result
-    ordered = [results[email_id] for email_id in email_ids]
+    ordered = [results[email_id] for email_id in email_ids if email_id in results]
     if ordered:
         publish_review(ordered, "blue-badge-items")
     return ordered

@@ -19,6 +19,7 @@ from connectors.documents.attachments import FormReader
 from connectors.documents.blue_badge import BlueBadgeApplication
 from connectors.documents.forms import load_forms
 from connectors.errors import ConfigError
+from connectors.leases import Leases
 from connectors.ledger import Ledger, SqliteLedger
 from connectors.logs import configure_logging
 from connectors.mail import Mailbox
@@ -45,6 +46,8 @@ class Services:
     """Reads forms from attachments through the guard and warm parser processes (built from settings)."""
     casebook_factory: Callable[[Services], CaseSystem] | None = None
     """Builds a Casebook adapter (the bot, or a fake in tests)."""
+    leases: Leases | None = None
+    """This worker's claims on work items (built from the ledger and ``ledger.lease_s``)."""
 
     def open_casebook(self) -> CaseSystem:
         """A new Casebook session (its own browser). The caller closes it, in the thread that opened it:
@@ -57,6 +60,8 @@ class Services:
     def __post_init__(self) -> None:
         if self.documents is None:
             self.documents = FormReader(self.settings.documents)
+        if self.leases is None:
+            self.leases = Leases(self.ledger, self.settings.ledger.lease_s)
 
     def applicant_lock(self, key: str) -> threading.Lock:
         """One applicant's emails are keyed one at a time in this worker, even by passes running at once
@@ -64,6 +69,7 @@ class Services:
         return self._applicant_locks[zlib.crc32(key.encode()) % len(self._applicant_locks)]
 
     def close(self) -> None:
+        self.leases.close()
         self.audit.close()
         for part in (self.ledger, self.mailbox, self.documents):
             close = getattr(part, "close", None)  # not every adapter holds a connection

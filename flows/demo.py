@@ -38,7 +38,7 @@ from sandbox.casebook import CasebookConfig, CasebookServer
 from sandbox.mailgen import demo_batch
 
 DEMO_DIR = Path(".clerk/demo")
-DUPLICATE_OUTCOMES = ("already_keyed", "existing_application")
+DUPLICATE_OUTCOMES = ("already_keyed", "existing_application", "duplicate_delivery")
 
 
 def demo_settings(workdir: Path, casebook_url: str) -> Settings:

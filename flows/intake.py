@@ -1,12 +1,16 @@
-"""Mail intake: claim new emails, check who sent them, route each to its process, acknowledge.
+"""Mail intake: recover, claim new emails, check who sent them, route each to its process, acknowledge.
 
 Reads like runbooks/blue-badge.md's "What happens to an email":
-  1. claim: move Inbox -> Processing (a second worker cannot claim it too)
-  2. route: config rules pick the process          (no match -> Exceptions, polite reply)
-  3. sender check: the process's allow-list        (not allowed -> Exceptions; internal senders told why)
-  4. record the work item under its Clerk reference, and acknowledge within seconds
-     (an email whose subject is "status CLK-..." is answered with that item's state instead)
-  5. hand each process its batch (one Prefect flow run per process per pass, one browser for the batch)
+  1. recover: emails a stopped worker left in Processing are finished, taken over or put back
+  2. claim: take the item's lease in the ledger, then move Inbox -> Processing (a second worker cannot
+     claim it too; a crash in between loses nothing)
+  3. route: config rules pick the process          (no match -> Exceptions, polite reply)
+  4. sender check: the process's allow-list        (not allowed -> Exceptions; internal senders told why)
+  5. acknowledge within seconds, once               (a copy of an email already done is filed quietly;
+     an email whose subject is "status CLK-..." is answered with that item's state instead)
+  6. hand each process its batch (one Prefect flow run per process per pass, one browser for the batch)
+An email that cannot be read, or that trips a bug, is parked in Exceptions on its own: the rest of the
+batch goes on.
 """
 
 from __future__ import annotations
@@ -14,41 +18,38 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from connectors.errors import AlreadyClaimed, BusinessError, ClerkError
+from connectors.errors import BusinessError, ClerkError
+from connectors.errors import SystemError as ClerkSystemError
 from connectors.ledger import clerk_reference
-from connectors.mail import Email
+from connectors.mail import unreadable_error
 from flows import replies
 from flows.blue_badge import blue_badge
 from flows.bootstrap import Services, current_services
+from flows.claiming import Claimed, claim_new_mail, recover_stranded
 from flows.routing import check_sender, route
 from flows.status import answer_status, status_request
-from flows.steps import ItemResult, park, publish_review, send_reply
+from flows.steps import ItemResult, finish, park, publish_review, send_reply
 
 PROCESS_FLOWS = {"blue_badge": blue_badge}
 
 
-@task(name="claim-new-mail", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def claim_new_mail(services: Services, limit: int | None) -> list[Email]:
-    claimed = []
-    for email in services.mailbox.list_new(limit or services.settings.mailbox.max_batch):
-        try:
-            claimed.append(services.mailbox.claim(email))
-        except AlreadyClaimed:  # another worker won the race: not ours, not an error
-            continue
-    return claimed
-
-
-def accept(services: Services, email: Email) -> tuple[str, ItemResult | None]:
+def accept(services: Services, claimed: Claimed) -> tuple[str, ItemResult | None]:
     """Route, check the sender, record and acknowledge. Returns the process, or a parked result."""
+    email, previous = claimed.email, claimed.previous
     started = time.perf_counter()
     reference = clerk_reference(email.message_id)
     audit = services.audit.bind(run=str(flow_run.id or "local"), reference=reference, email_id=email.id)
-    audit("claim", "ok", sender=email.sender, received=email.received.isoformat())
+    audit("claim", "recovered" if claimed.recovered else "ok", sender=email.sender,
+          received=email.received.isoformat(), attempt=previous.attempts + 1 if previous else 1)
+    if email.unreadable:
+        error = unreadable_error()
+        audit("read", "failed", problem=email.unreadable)
+        return "unrouted", park(services, email, error, audit, replies.rejected(reference, error.message, error.reasons),
+                                started, None)
     asked = status_request(email)
     if asked:
         return "status", answer_status(services, email, asked, audit.bind(asked=asked))
@@ -58,17 +59,37 @@ def accept(services: Services, email: Email) -> tuple[str, ItemResult | None]:
         audit = audit.bind(process=process)
         check_sender(email, process, services.settings)
     except BusinessError as exc:
-        services.ledger.open(reference, email.message_id, process or "unrouted")
         get_run_logger().info("%s refused: %s", reference, exc.code)
         return process or "unrouted", park(services, email, exc, audit,
                                             replies.rejected(reference, exc.message, exc.reasons), started, process)
-    item = services.ledger.open(reference, email.message_id, process)
-    if item.attempts > 1:
-        audit("duplicate_delivery", "seen_before", attempts=item.attempts, previous_state=item.state)
-    else:
-        send_reply(services, email, replies.acknowledgement(reference, email.subject), audit, kind="acknowledgement")
-        services.ledger.update(reference, "acknowledged")
+    if previous is not None and previous.state == "done" and not claimed.recovered:
+        # The same email again (a mail server's redelivery): it was keyed and answered; say nothing more.
+        audit("duplicate_delivery", "seen_before", attempts=previous.attempts + 1, case_reference=previous.case_reference)
+        finish(services, email, "done", audit, outcome="duplicate_delivery", case_reference=previous.case_reference,
+               process=process)
+        return process, ItemResult(email.id, reference, process, "duplicate_delivery", "done",
+                                   case_reference=previous.case_reference, seconds=time.perf_counter() - started)
+    if previous is not None:
+        audit("duplicate_delivery" if not claimed.recovered else "resume", "seen_before",
+              attempts=previous.attempts + 1, previous_state=previous.state)
+    services.leases.update(reference, "received", process=process)
+    send_reply(services, email, replies.acknowledgement(reference, email.subject), audit, kind="acknowledgement")
+    services.leases.update(reference, "acknowledged")
     return process, None
+
+
+def accept_or_park(services: Services, claimed: Claimed) -> tuple[str | None, ItemResult | None]:
+    """:func:`accept`, with any failure (a mailbox or ledger fault, a bug) parking this email alone."""
+    try:
+        return accept(services, claimed)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, this email ends in Exceptions, never stranded
+        email = claimed.email
+        reference = clerk_reference(email.message_id)
+        error = exc if isinstance(exc, ClerkError) else ClerkSystemError(
+            f"unexpected {type(exc).__name__} while accepting the email", code="UNEXPECTED")
+        get_run_logger().warning("%s parked in Exceptions: %s", reference, error.code)
+        audit = services.audit.bind(run=str(flow_run.id or "local"), reference=reference, email_id=email.id)
+        return None, park(services, email, error, audit, replies.system_problem(reference), time.perf_counter(), None)
 
 
 @flow(name="mail-intake")
@@ -76,29 +97,39 @@ def intake(limit: int | None = None) -> list[ItemResult]:
     """One pass over the mailbox: every email found ends in Done or Exceptions."""
     services = current_services()
     logger = get_run_logger()
-    claimed = claim_new_mail(services, limit)
-    logger.info("claimed %d new email%s", len(claimed), "" if len(claimed) == 1 else "s")
-    batches: dict[str, list[str]] = defaultdict(list)
     results: list[ItemResult] = []
-    for email in claimed:
-        try:
-            process, parked = accept(services, email)
-        except ClerkError as exc:  # the ledger or mailbox failed mid-way: park the email, keep going
-            reference = clerk_reference(email.message_id)
-            parked = park(services, email, exc, services.audit.bind(reference=reference, email_id=email.id),
-                          replies.system_problem(reference), time.perf_counter(), None)
-            process = None
-        if parked:
-            results.append(parked)
-        else:
-            batches[process].append(email.id)
-    for process, email_ids in batches.items():
-        results.extend(PROCESS_FLOWS[process](email_ids))
+    with services.leases.scope() as pass_id:
+        taken = recover_stranded(services, pass_id)
+        if taken:
+            logger.info("took over %d email%s left by a stopped worker", len(taken), "" if len(taken) == 1 else "s")
+        while True:  # a second round only for a second copy of an email this pass held
+            claimed, deferred = claim_new_mail(services, limit, pass_id)
+            logger.info("claimed %d new email%s", len(claimed), "" if len(claimed) == 1 else "s")
+            results.extend(process_claimed(services, [*taken, *claimed]))
+            taken = []
+            if not deferred:
+                break
     done = sum(1 for result in results if result.folder == "done")
-    logger.info("intake pass finished: %d done, %d in exceptions", done, len(results) - done)
+    logger.info("intake pass finished: %d done, %d in exceptions", done,
+                sum(1 for result in results if result.folder == "exceptions"))
     if results:
         publish_review(results, "intake-items")
     seal_audit_trail(services)
+    return results
+
+
+def process_claimed(services: Services, claimed: list[Claimed]) -> list[ItemResult]:
+    """Accept each email, then hand each process its batch."""
+    results: list[ItemResult] = []
+    batches: dict[str, list[str]] = defaultdict(list)
+    for item in claimed:
+        process, parked = accept_or_park(services, item)
+        if parked:
+            results.append(parked)
+        else:
+            batches[process].append(item.email.id)
+    for process, email_ids in batches.items():
+        results.extend(PROCESS_FLOWS[process](email_ids))
     return results
 
 

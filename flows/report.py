@@ -36,7 +36,7 @@ from connectors.calendar import add_working_days, bank_holidays, is_working_day
 from connectors.settings import ProcessSettings, Settings
 
 UK = ZoneInfo("Europe/London")
-DONE_OUTCOMES = {"created", "already_keyed", "existing_application"}
+DONE_OUTCOMES = {"created", "already_keyed", "existing_application", "duplicate_delivery"}
 DECIDED_REPLIES = {"sent", "suppressed"}
 
 
@@ -162,8 +162,8 @@ def _collect(events: Iterable[dict]) -> dict[str, _Item]:
             item.answered = when
         elif step == "error" and outcome == "business":
             item.business_code = event.get("code")
-        elif step == "finish":
-            item.finish, item.finished_at = {**event, "at": when}, position
+        elif step == "finish" and not (outcome == "duplicate_delivery" and item.finish is not None):
+            item.finish, item.finished_at = {**event, "at": when}, position  # a copy does not redo its original
         elif step == "review":
             item.review, item.reviewed_at = outcome, position
     return items

@@ -68,7 +68,7 @@ def ask_supervisor(services: Services, reference: str, reasons: list[str], audit
     anyone who can see Prefect's UI.
     """
     settings = services.settings.review
-    services.ledger.update(reference, "waiting")
+    services.leases.update(reference, "waiting")
     audit("review", "waiting", reasons=reasons)
     audit.flush()
     reminder = threading.Timer(settings.remind_after_s, _remind, (services, reference, reasons, audit))

@@ -2,9 +2,11 @@
 
 The mailbox's watcher (EWS streaming subscription, Graph delta query, or polling) says when new mail may
 have arrived; each wake-up runs one ``mail-intake`` flow pass, which claims everything in the inbox. A sweep
-every ``mailbox.sweep_interval_s`` catches anything a watcher missed. Claiming is a move, so two watchers
-(or a watcher and ``clerk run intake``) never process one email twice. A dropped connection or a mail
-server restart is logged and retried with a growing pause; the watcher re-subscribes itself.
+every ``mailbox.sweep_interval_s`` (and the first look at start-up) runs a pass whatever the watcher says:
+it catches anything a watcher missed, and the pass recovers emails a stopped worker left in Processing
+(flows/claiming.py). Claiming is a ledger lease and then a move, so two watchers (or a watcher and
+``clerk run intake``) never process one email twice. A dropped connection or a mail server restart is
+logged and retried with a growing pause; the watcher re-subscribes itself.
 """
 
 from __future__ import annotations
@@ -15,10 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 
 from connectors.errors import ClerkError
-from connectors.ledger import clerk_reference
 from connectors.mail import MailWatcher
 from flows.bootstrap import Services
 
@@ -39,7 +39,7 @@ def watch_mailbox(services: Services, stop: threading.Event, run_pass: Callable[
     watcher: MailWatcher | None = None
     running: list[Future] = []
     launched_for: set[str] = set()  # inbox ids a started pass will claim
-    due, last_sweep = True, float("-inf")  # look at once: mail may have arrived while nobody was watching
+    due, last_sweep, sweep = True, float("-inf"), False  # look at once: mail may have arrived while nobody watched
     with ThreadPoolExecutor(max_workers=settings.passes_at_once, thread_name_prefix="intake-pass") as pool:
         while not stop.is_set():
             try:
@@ -47,8 +47,7 @@ def watch_mailbox(services: Services, stop: threading.Event, run_pass: Callable[
                     watcher = mailbox.watch()
                     log.info("watching the inbox (%s)", watcher.mode)
                 if time.monotonic() - last_sweep >= settings.sweep_interval_s:  # the safety net
-                    requeue_stranded(services)
-                    last_sweep, due = time.monotonic(), True
+                    last_sweep, due, sweep = time.monotonic(), True, True
                 running = _still_running(running)
                 if due and len(running) < settings.passes_at_once:
                     if on_wake:
@@ -56,11 +55,11 @@ def watch_mailbox(services: Services, stop: threading.Event, run_pass: Callable[
                     waiting = {email.id for email in mailbox.list_new(settings.max_batch)}
                     # Gone from the inbox: claimed. Still there with no pass running: a pass missed them.
                     launched_for &= waiting if running else set()
-                    if waiting - launched_for:
+                    if waiting - launched_for or sweep:  # a sweep's pass also recovers stranded mail
                         launched_for |= waiting
                         running.append(pool.submit(contextvars.copy_context().run, run_pass))
                         passes += 1
-                    due = False
+                    due = sweep = False
                 woke = watcher.wait(0.1 if due else min(1.0, settings.sweep_interval_s))
                 due = due or woke
                 pause = 1.0
@@ -85,34 +84,6 @@ def _still_running(running: list[Future]) -> list[Future]:
         if future.done() and future.exception() is not None:
             log.error("an intake pass failed: %s", future.exception())
     return [future for future in running if not future.done()]
-
-
-def requeue_stranded(services: Services, now: datetime | None = None) -> list[str]:
-    """Put back in the inbox the emails a stopped worker left in Processing, so none is ever lost.
-
-    An email counts as stranded when its ledger row has not changed for ``mailbox.stranded_after_s``
-    (``review.timeout_s`` more for an item waiting for a supervisor: its run would have timed out by then).
-    The next pass reads it again; the Clerk reference check means nothing is keyed twice.
-    """
-    now = now or datetime.now(UTC)
-    settings = services.settings
-    requeued = []
-    for email in services.mailbox.list_folder("processing"):
-        reference = clerk_reference(email.message_id)
-        item = services.ledger.get(reference)
-        if item is None or item.state in ("done", "exceptions"):
-            continue
-        idle = (now - datetime.fromisoformat(item.updated_at)).total_seconds()
-        limit = settings.mailbox.stranded_after_s + (settings.review.timeout_s if item.state == "waiting" else 0)
-        if idle < limit:
-            continue
-        services.mailbox.requeue(email)
-        audit = services.audit.bind(reference=reference, email_id=email.id, process=item.process)
-        audit("requeue", "stranded", previous_state=item.state, idle_s=round(idle))
-        audit.flush()
-        requeued.append(reference)
-        log.warning("%s was left in Processing (%s) by a stopped worker: back in the inbox", reference, item.state)
-    return requeued
 
 
 def _close_quietly(watcher: MailWatcher) -> None:

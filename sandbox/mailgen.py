@@ -90,6 +90,6 @@ def demo_batch(seed: int = 2026, valid: int = 16) -> Batch:
     # Later that morning, a member of staff resends a form Casebook already holds, in a new email.
     batch.add(application_email(staff_address(rng), blue_badge_pdf(people[1]), subject="FW: Blue Badge application"),
               "existing_application")
-    # And the mail server delivers one email twice (same Message-ID, same bytes).
-    batch.add(first.messages[2], "already_keyed")
+    # And the mail server delivers one email twice (same Message-ID, same bytes): filed, not answered again.
+    batch.add(first.messages[2], "duplicate_delivery")
     return batch

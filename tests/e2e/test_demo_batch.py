@@ -40,7 +40,7 @@ def test_demo_batch_ends_in_done_or_exceptions_with_one_case_per_application(tmp
     assert outcomes == Counter(batch.expected)
     assert len(cases) == batch.distinct_valid, "exactly one case per distinct valid application"
     assert len({case["notes"] for case in cases}) == len(cases)
-    assert again.outcome == "already_keyed"
+    assert again.outcome == "duplicate_delivery"
     assert mailbox.folder("inbox") == [] and mailbox.folder("processing") == []
     assert len(mailbox.folder("done")) + len(mailbox.folder("exceptions")) == len(batch.messages) + 1
     assert_right_replies(mailbox, batch.messages, batch.expected)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
 from connectors.errors import ApplicationUnavailable
 
@@ -55,3 +59,27 @@ class FakeCasebook:
 
     def close(self) -> None:
         self.closed = True
+
+
+class FileCasebook(FakeCasebook):
+    """The in-memory fake, kept in a JSON file so a second process (a worker restarted after a crash)
+    sees the cases the first one created."""
+
+    def __init__(self, path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        if self.path.exists():
+            stored = json.loads(self.path.read_text())
+            self.cases = {ref: {**case, "date_of_birth": date.fromisoformat(case["date_of_birth"])}
+                          for ref, case in stored.items()}
+
+    def _key(self, application, clerk_ref: str) -> FakeKeyingResult:
+        result = super()._key(application, clerk_ref)
+        if result.outcome == "created":
+            self.save()
+        return result
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.cases, default=str))
+        os.replace(tmp, self.path)

@@ -84,7 +84,7 @@ def test_a_fault_no_retry_cures_parks_the_email_and_tells_the_sender(tmp_path, p
     assert len(mailbox.folder("exceptions")) == 1
 
 
-def test_an_email_delivered_again_after_it_was_done_is_not_keyed_twice(tmp_path, prefect_api):
+def test_an_email_delivered_again_after_it_was_done_is_filed_quietly_and_not_keyed_twice(tmp_path, prefect_api):
     import random
 
     casebook = FakeCasebook()
@@ -93,11 +93,12 @@ def test_an_email_delivered_again_after_it_was_done_is_not_keyed_twice(tmp_path,
     mailbox.deliver(message)
     with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)):
         [second] = intake()
-    assert (first.outcome, second.outcome) == ("created", "already_keyed")
-    assert second.case_reference == first.case_reference and len(casebook.cases) == 1
+    assert (first.outcome, second.outcome, second.folder) == ("created", "duplicate_delivery", "done")
+    assert second.case_reference == first.case_reference and len(casebook.cases) == 1 and casebook.calls == 1
     subjects = [r.subject.split(":")[0] for r in sent_replies(mailbox)]
-    assert subjects.count("Received") == 1, "a repeat delivery is not acknowledged twice"
+    assert subjects == ["Received", "Blue Badge application keyed"], "the sender heard once, not twice"
     assert clerk_reference(str(message["Message-ID"])) == second.reference
+    assert len(mailbox.folder("done")) == 2
 
 
 def test_one_applicant_always_keys_in_one_lane():
@@ -173,26 +174,25 @@ def test_each_items_outcome_reaches_prefects_run_log(tmp_path, prefect_api):
     assert (row["clerk reference"], row["outcome"], row["case reference"]) == (reference, "created", case_reference)
 
 
-def test_a_broken_ledger_still_ends_every_email_in_exceptions_with_a_reply(tmp_path, prefect_api):
+def test_with_the_ledger_down_nothing_is_claimed_and_the_pass_fails_loudly(tmp_path, prefect_api):
     import random
 
     from connectors.ledger import LedgerUnavailable
 
     class BrokenLedger:
-        def open(self, *args, **kwargs):
+        def claim(self, *args, **kwargs):
             raise LedgerUnavailable("disk full")
 
-        update = get = open
+        get = update = renew = release = reply_state = record_reply = claim
 
     settings = settings_in(tmp_path)
     mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
     mailbox.deliver(application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(random.Random(9)))))
     with use_services(bootstrap(settings, mailbox=mailbox, ledger=BrokenLedger(),
-                                casebook_factory=lambda _: FakeCasebook())):
-        [result] = intake()
-    assert (result.outcome, result.code, result.folder) == ("system_error", "LEDGER_UNAVAILABLE", "exceptions")
-    assert len(mailbox.folder("exceptions")) == 1 and mailbox.folder("processing") == []
-    assert [r.subject.split(":")[0] for r in sent_replies(mailbox)] == ["Delayed"]
+                                casebook_factory=lambda _: FakeCasebook())), pytest.raises(LedgerUnavailable):
+        intake()
+    assert len(mailbox.folder("inbox")) == 1, "the email waits in the inbox for the ledger to come back"
+    assert mailbox.folder("processing") == [] and sent_replies(mailbox) == []
 
 
 def test_staff_can_ask_for_an_items_status_by_email(tmp_path, prefect_api):

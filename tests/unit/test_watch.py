@@ -92,34 +92,6 @@ def test_watch_processes_each_email_once_and_survives_dropped_connections(tmp_pa
     assert len(casebook.cases) == 4
 
 
-def test_emails_a_stopped_worker_left_in_processing_go_back_to_the_inbox(tmp_path):
-    from datetime import UTC, datetime, timedelta
-
-    from connectors.ledger import clerk_reference
-    from flows.watch import requeue_stranded
-
-    settings = settings_in(tmp_path)
-    local = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
-    rng = random.Random(10)
-    messages = [application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(rng))) for _ in range(3)]
-    services = bootstrap(settings, mailbox=local)
-    for message, state in zip(messages, ("keying", "waiting", "done"), strict=True):
-        local.deliver(message)
-        local.claim(local.list_new()[0])
-        reference = clerk_reference(message["Message-ID"])
-        services.ledger.open(reference, message["Message-ID"], "blue_badge")
-        services.ledger.update(reference, state)
-    keying, waiting, _ = (clerk_reference(m["Message-ID"]) for m in messages)
-
-    assert requeue_stranded(services) == [], "a worker may still be busy with them"
-    later = datetime.now(UTC) + timedelta(seconds=settings.mailbox.stranded_after_s + 1)
-    assert requeue_stranded(services, now=later) == [keying]
-    much_later = later + timedelta(seconds=settings.review.timeout_s)
-    assert requeue_stranded(services, now=much_later) == [waiting], "a waiting item gets the review time too"
-    assert len(local.folder("inbox")) == 2 and len(local.folder("processing")) == 1
-    services.close()
-
-
 class HeldCasebook(FakeCasebook):
     """Casebook that holds the first keying until the test lets it go (a slow save)."""
 
