@@ -18,10 +18,11 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr, parseda
 from pathlib import Path
 
 from connectors.errors import AlreadyClaimed, MailboxUnavailable
-from connectors.mail import Attachment, Email, FinalFolder, Folder, mime_attachments
+from connectors.mail import Attachment, Email, FinalFolder, Folder, first_values, kept_headers, mime_attachments
 
 FOLDERS = ("inbox", "processing", "done", "exceptions", "sent")
 _KEPT_HEADERS = (
+    "From",
     "Sender",
     "Reply-To",
     "Authentication-Results",
@@ -165,6 +166,7 @@ class LocalMailbox:
             text = message.get_body(preferencelist=("plain",))
             body = text.get_content() if text is not None else ""
             names = tuple(attachment.filename for attachment in mime_attachments(message))
+        kept = kept_headers(((name, _as_written(value)) for name, value in message.raw_items()), _KEPT_HEADERS)
         return Email(
             id=path.name,
             message_id=str(message.get("Message-ID", "")).strip() or f"<local-{path.name}>",
@@ -172,10 +174,16 @@ class LocalMailbox:
             to=to,
             subject=str(message.get("Subject", "")),
             received=received,
-            headers={name: str(message[name]) for name in _KEPT_HEADERS if message[name] is not None},
+            headers=first_values(kept),
             body=body,
             attachment_names=names,
+            all_headers=kept,
         )
+
+
+def _as_written(value: str) -> str:
+    """A header value as the sender wrote it (RFC 2047 words not decoded); raw 8-bit bytes (RFC 6532) read as UTF-8."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class LocalWatcher:
