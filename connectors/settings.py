@@ -23,6 +23,7 @@ from connectors.errors import ConfigError
 
 CONFIG_ENV = "CLERK_CONFIG"
 SECRET_KEYS = {"password", "secret", "token", "client_secret", "api_key", "hmac_key"}
+_PLAIN_NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")  # a host or domain name, ASCII (IDN as xn--)
 
 
 class _Section(BaseModel):
@@ -243,13 +244,42 @@ class TrustSettings(_Section):
     (``X-MS-Exchange-Organization-AuthAs: Internal``; Exchange strips that header from mail arriving
     from outside). Turn off only for a mailbox no outsider can write to."""
     partner_domains: list[str] = Field(default_factory=list)
-    """Partner organisations' domains (``nhs.net``) trusted when ``Authentication-Results`` shows
-    ``dmarc=pass`` for the sender's domain. They still need to be on a process's allow-list."""
+    """Partner organisations' domains (``nhs.net``) trusted when the council's own mail boundary recorded
+    ``dmarc=pass`` for the sender's domain (see ``authserv_ids``). They still need to be on a process's
+    allow-list."""
+    authserv_ids: list[str] = Field(default_factory=list)
+    """The authserv-id of the council's mail boundary: the host name its ``Authentication-Results`` header
+    starts with (``mx.council.gov.uk; spf=pass ...``). Only the topmost ``Authentication-Results`` header
+    is read, and only if it starts with one of these; headers further down were written by whoever sent
+    the mail. Needed for ``partner_domains``."""
 
     @field_validator("partner_domains")
     @classmethod
     def _lower(cls, values: list[str]) -> list[str]:
-        return [value.strip().lower().lstrip("@") for value in values]
+        domains = [value.strip().lower().lstrip("@") for value in values]
+        for domain in domains:
+            if not _PLAIN_NAME.fullmatch(domain) or "." not in domain:
+                raise ValueError(f"'{domain}' is not a plain domain name (write an international domain in its "
+                                 f"xn-- form)")
+        return domains
+
+    @field_validator("authserv_ids")
+    @classmethod
+    def _authserv_ids(cls, values: list[str]) -> list[str]:
+        ids = [value.strip().lower() for value in values]
+        for authserv_id in ids:
+            if not _PLAIN_NAME.fullmatch(authserv_id):
+                raise ValueError(f"'{authserv_id}' is not an authserv-id: give the host name the council's mail "
+                                 f"boundary writes at the start of its Authentication-Results header, e.g. "
+                                 f"mx.council.gov.uk")
+        return ids
+
+    @model_validator(mode="after")
+    def _partners_need_the_boundary(self):
+        if self.partner_domains and not self.authserv_ids:
+            raise ValueError("authserv_ids: partner_domains are trusted only on the Authentication-Results header "
+                             "of the council's own mail boundary; name its authserv-id here")
+        return self
 
 
 class Settings(_Section):

@@ -11,6 +11,8 @@ Attached messages (an email forwarded as an attachment, ``.eml`` or Outlook ``.m
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -22,6 +24,7 @@ from connectors.errors import MailUnreadable
 
 FinalFolder = Literal["done", "exceptions"]
 Folder = Literal["inbox", "processing", "done", "exceptions"]
+_FOLD = re.compile(r"\r?\n(?=[ \t])")  # a folded header line: the line break goes, the white space stays
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,25 @@ class Email:
     subject: str
     received: datetime
     headers: dict[str, str] = field(default_factory=dict)
-    """The headers sender checks need (``Sender``, ``Authentication-Results``, ``X-MS-Exchange-...``)."""
+    """The headers sender checks need (``From``, ``Sender``, ``Authentication-Results``, ``X-MS-Exchange-...``):
+    the first (topmost) value of each. The sender check itself reads :meth:`header_values`."""
     body: str = ""
     attachment_names: tuple[str, ...] = ()
+    all_headers: tuple[tuple[str, str], ...] = ()
+    """Every occurrence of those headers, as ``(name, value)`` in message order: topmost first (the
+    header added last, by the server nearest Clerk). Values are as the mail server holds them, unfolded:
+    RFC 2047 words are not decoded (the sender check must see what was sent, not a parser's rendering)."""
     unreadable: str | None = None
     """Why the adapter could not read this email (its fields then hold what could be read); the intake
     parks it as MAIL_UNREADABLE. Adapters never raise for one bad email: the rest of the batch goes on."""
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of one of the kept headers, topmost first; ``[]`` when the email has none.
+
+        An ``Email`` built without ``all_headers`` (by hand) answers from ``headers``."""
+        if not self.all_headers:
+            return [value for key, value in self.headers.items() if key.isascii() and key.lower() == name.lower()]
+        return [value for key, value in self.all_headers if key.isascii() and key.lower() == name.lower()]
 
 
 def unreadable_error() -> MailUnreadable:
@@ -118,6 +134,32 @@ class MailWatcher(Protocol):
 
     def close(self) -> None:
         """Unsubscribe and release the connection."""
+
+
+def kept_headers(pairs: Iterable[tuple[str, str]], names: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """Of a message's ``(name, value)`` header pairs, in order, every occurrence of the ones in ``names``
+    (matched ignoring case, returned spelled as in ``names``), repeated headers included, values unfolded and
+    without the white space around them."""
+    wanted = {name.lower(): name for name in names}
+    return tuple((wanted[key.lower()], _FOLD.sub("", value).strip(" \t")) for key, value in pairs
+                 if key.isascii() and key.lower() in wanted)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def address_lower(address: str) -> str:
+    """An address in lower case, A-Z only: ``str.lower()`` would turn the Kelvin sign (U+212A) into ``k``
+    and so make a look-alike read as the real address in Clerk's own records."""
+    return address.translate(_ASCII_LOWER)
+
+
+def first_values(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The first (topmost) value of each header: :attr:`Email.headers` from :attr:`Email.all_headers`."""
+    first: dict[str, str] = {}
+    for name, value in headers:
+        first.setdefault(name, value)
+    return first
 
 
 def mime_attachments(message: EmailMessage) -> list[Attachment]:

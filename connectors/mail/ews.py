@@ -56,7 +56,7 @@ from exchangelib.services import (
 )
 
 from connectors.errors import AlreadyClaimed, ConfigError, MailboxUnavailable
-from connectors.mail import Attachment, Email, FinalFolder
+from connectors.mail import Attachment, Email, FinalFolder, address_lower, first_values, kept_headers
 from connectors.mail import Folder as FolderName
 from connectors.mail.ews_session import AuthType, EwsOAuth, EwsSession, EwsSettings
 from connectors.mail.ews_watch import EwsWatcher
@@ -334,13 +334,9 @@ def _raise_first(results: object) -> list:
 
 
 def _email(item: Message, *, full: bool) -> Email:
-    headers: dict[str, str] = {}
-    wanted = {name.lower(): name for name in _KEPT_HEADERS}
-    for header in item.headers or []:
-        name = wanted.get((header.name or "").lower())
-        if name and name not in headers:  # the first is the newest, added by our own server
-            headers[name] = header.value or ""
-    sender = (item.author.email_address or "").lower() if item.author else ""
+    # In message order: the first of a repeated header is the newest, added by the server nearest Clerk.
+    kept = kept_headers(((header.name or "", header.value or "") for header in item.headers or []), _KEPT_HEADERS)
+    sender = address_lower(item.author.email_address or "") if item.author else ""
     recipients = [*(item.to_recipients or []), *(item.cc_recipients or [])]
     received = (datetime.fromtimestamp(item.datetime_received.timestamp(), UTC) if item.datetime_received
                 else datetime.now(UTC))
@@ -348,12 +344,13 @@ def _email(item: Message, *, full: bool) -> Email:
         id=item.id,
         message_id=(item.message_id or "").strip() or _stand_in_message_id(item, sender, received),
         sender=sender,
-        to=tuple((m.email_address or "").lower() for m in recipients if m.email_address),
+        to=tuple(address_lower(m.email_address or "") for m in recipients if m.email_address),
         subject=item.subject or "",
         received=received,
-        headers=headers,
+        headers=first_values(kept),
         body=(item.text_body or "").replace("\r\n", "\n") if full else "",
         attachment_names=tuple(_attachment_name(a) for a in item.attachments or []) if full else (),
+        all_headers=kept,
     )
 
 

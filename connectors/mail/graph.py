@@ -32,7 +32,7 @@ from urllib.parse import quote
 import structlog
 
 from connectors.errors import AlreadyClaimed, MailboxUnavailable
-from connectors.mail import Attachment, Email, FinalFolder, Folder
+from connectors.mail import Attachment, Email, FinalFolder, Folder, address_lower, first_values, kept_headers
 from connectors.mail.graph_client import GRAPH_SCOPE, GraphClient, GraphRequestFailed
 from connectors.mail.graph_watch import GraphWatcher
 
@@ -274,11 +274,9 @@ def _email(item: dict[str, Any], body: str = "", attachment_names: tuple[str, ..
 
 
 def _parse_email(item: dict[str, Any], body: str, attachment_names: tuple[str, ...]) -> Email:
-    headers: dict[str, str] = {}
-    for header in item.get("internetMessageHeaders") or []:
-        name = next((kept for kept in _KEPT_HEADERS if kept.lower() == str(header.get("name", "")).lower()), None)
-        if name and name not in headers:
-            headers[name] = str(header.get("value", ""))
+    # In message order: the first of a repeated header is the newest, added by the server nearest Clerk.
+    kept = kept_headers(((str(header.get("name") or ""), str(header.get("value") or ""))
+                         for header in item.get("internetMessageHeaders") or []), _KEPT_HEADERS)
     recipients = (item.get("toRecipients") or []) + (item.get("ccRecipients") or [])
     return Email(
         id=item["id"],
@@ -287,14 +285,15 @@ def _parse_email(item: dict[str, Any], body: str, attachment_names: tuple[str, .
         to=tuple(address for address in (_address(r) for r in recipients) if address),
         subject=item.get("subject") or "",
         received=datetime.fromisoformat(item["receivedDateTime"]),
-        headers=headers,
+        headers=first_values(kept),
         body=body,
         attachment_names=attachment_names,
+        all_headers=kept,
     )
 
 
 def _address(recipient: dict[str, Any] | None) -> str:
-    return str(((recipient or {}).get("emailAddress") or {}).get("address") or "").lower()
+    return address_lower(str(((recipient or {}).get("emailAddress") or {}).get("address") or ""))
 
 
 def _recipients(addresses: list[str]) -> list[dict[str, Any]]:

@@ -19,10 +19,21 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr, parseda
 from pathlib import Path
 
 from connectors.errors import AlreadyClaimed, MailboxUnavailable
-from connectors.mail import Attachment, Email, FinalFolder, Folder, mime_attachments, unreadable_error
+from connectors.mail import (
+    Attachment,
+    Email,
+    FinalFolder,
+    Folder,
+    address_lower,
+    first_values,
+    kept_headers,
+    mime_attachments,
+    unreadable_error,
+)
 
 FOLDERS = ("inbox", "processing", "done", "exceptions", "sent")
 _KEPT_HEADERS = (
+    "From",
     "Sender",
     "Reply-To",
     "Authentication-Results",
@@ -185,17 +196,18 @@ class LocalMailbox:
                 return ""
 
         message_id = raw("Message-ID").strip() or f"<local-{path.name}>"
-        return Email(id=path.name, message_id=message_id, sender=parseaddr(raw("From"))[1].lower(),
-                     to=tuple(addr.lower() for _, addr in getaddresses([raw("To"), raw("Cc")]) if addr),
+        kept = kept_headers(((name, _as_written(str(value))) for name, value in message.raw_items()), _KEPT_HEADERS)
+        return Email(id=path.name, message_id=message_id, sender=address_lower(parseaddr(raw("From"))[1]),
+                     to=tuple(address_lower(addr) for _, addr in getaddresses([raw("To"), raw("Cc")]) if addr),
                      subject=" ".join(raw("Subject").split()),
                      received=datetime.fromtimestamp(path.stat().st_mtime, UTC),
-                     headers={name: raw(name) for name in _KEPT_HEADERS if raw(name)},
+                     headers=first_values(kept), all_headers=kept,
                      unreadable=f"{type(error).__name__}: {error}"[:300])
 
     def _decode(self, path: Path, headers_only: bool) -> Email:
         message = self._parse(path, headers_only)
-        sender = parseaddr(str(message.get("From", "")))[1].lower()
-        to = tuple(addr.lower() for _, addr in getaddresses([str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])]))
+        sender = address_lower(parseaddr(str(message.get("From", "")))[1])
+        to = tuple(address_lower(addr) for _, addr in getaddresses([str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])]))
         try:
             received = parsedate_to_datetime(str(message["Date"])) if message["Date"] else None
         except (TypeError, ValueError):
@@ -207,6 +219,7 @@ class LocalMailbox:
             text = message.get_body(preferencelist=("plain",))
             body = text.get_content() if text is not None else ""
             names = tuple(attachment.filename for attachment in mime_attachments(message))
+        kept = kept_headers(((name, _as_written(value)) for name, value in message.raw_items()), _KEPT_HEADERS)
         return Email(
             id=path.name,
             message_id=str(message.get("Message-ID", "")).strip() or f"<local-{path.name}>",
@@ -214,10 +227,16 @@ class LocalMailbox:
             to=to,
             subject=str(message.get("Subject", "")),
             received=received,
-            headers={name: str(message[name]) for name in _KEPT_HEADERS if message[name] is not None},
+            headers=first_values(kept),
             body=body,
             attachment_names=names,
+            all_headers=kept,
         )
+
+
+def _as_written(value: str) -> str:
+    """A header value as the sender wrote it (RFC 2047 words not decoded); raw 8-bit bytes (RFC 6532) read as UTF-8."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class LocalWatcher:

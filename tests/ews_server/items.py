@@ -80,6 +80,11 @@ def _mailbox(name: str, address: str) -> Element:
     return el("t:Mailbox", children=children)
 
 
+def as_transported(value: str) -> str:
+    """A raw header value unfolded, with 8-bit bytes (RFC 6532) read as UTF-8."""
+    return re.sub(r"\r?\n(?=[ \t])", "", value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _addresses(message: EmailMessage, header: str) -> list[tuple[str, str]]:
     return [(name, address) for name, address in getaddresses([str(v) for v in message.get_all(header, [])])
             if address]
@@ -135,8 +140,11 @@ class ItemView:
         return el("t:Attachments", children=[attachment_element(self.item.id, a, content=False) for a in found])
 
     def _headers(self) -> Element:
+        """Every header in message order, values as transported (unfolded, RFC 2047 words not decoded), as
+        Exchange reports the transport headers: a value re-rendered by a parser would hide what was sent."""
         return el("t:InternetMessageHeaders", children=[
-            el("t:InternetMessageHeader", str(value), attrs={"HeaderName": name}) for name, value in self.message.items()
+            el("t:InternetMessageHeader", as_transported(value), attrs={"HeaderName": name})
+            for name, value in self.message.raw_items()
         ])
 
     def _date_sent(self) -> Element | None:

@@ -2,8 +2,9 @@
 
 It behaves like Exchange Online where Clerk depends on it: a message gets a new id when it moves (so a
 second move of the old id fails, which is how two workers racing for one email are told apart); messages
-keep their internet headers; replies and new mail are recorded as MIME, as a recipient would get them;
-and every change to a folder is logged so that delta queries can report it.
+keep their internet headers (in order, values as transported: unfolded, RFC 2047 words not decoded);
+replies and new mail are recorded as MIME, as a recipient would get them; and every change to a folder is
+logged so that delta queries can report it.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ class Change:
     number: int
     folder_id: str
     message_id: str
+
+
+def as_transported(value: str) -> str:
+    """A raw header value unfolded, with 8-bit bytes (RFC 6532) read as UTF-8: what Exchange reports, where a
+    value re-rendered by a parser would hide what was sent."""
+    return re.sub(r"\r?\n(?=[ \t])", "", value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
@@ -254,7 +261,7 @@ class MailStore:
                 cc=_addresses([str(v) for v in parsed.get_all("Cc", [])]),
                 reply_to=_addresses([str(v) for v in parsed.get_all("Reply-To", [])]),
                 internet_message_id=str(parsed.get("Message-ID", "")).strip() or make_msgid(),
-                received=received, headers=[(key, str(value)) for key, value in parsed.items()],
+                received=received, headers=[(key, as_transported(value)) for key, value in parsed.raw_items()],
                 body=body, body_type="html" if body_part is not None and body_part.get_content_subtype() == "html"
                 else "text", attachments=attachments, mime=raw,
                 in_reply_to=str(parsed["In-Reply-To"]) if parsed["In-Reply-To"] else None,

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 
 from connectors.errors import AlreadyClaimed
 from connectors.mail import Attachment, expand_attached_messages
+from connectors.settings import Settings
+from flows.routing import Trust, sender_trust
 from tests.mail.messages import PDF, STAFF, message
+from tests.mail.spoofs import GENUINE, SPOOFS, Case, trusting
 
 
 def test_new_mail_is_listed_oldest_first_with_the_headers_sender_checks_need(backend):
@@ -32,6 +37,29 @@ def test_new_mail_is_listed_oldest_first_with_the_headers_sender_checks_need(bac
     assert "mallory@example.net" in listed[3].headers.get("Sender", "")
     assert "dmarc=pass" in listed[3].headers.get("Authentication-Results", "")
     assert [email.subject for email in backend.mailbox.list_new(limit=2)] == ["Blue Badge 0", "Blue Badge 1"]
+
+
+def test_every_value_of_a_repeated_header_is_kept_topmost_first(backend):
+    council, outside = "mx.council.example.gov.uk; dmarc=pass header.from=nhs.net", "mx.evil.example; dmarc=none"
+    case = Case("repeated", (("Authentication-Results", council), ("X-MS-Exchange-Organization-AuthAs", "Internal"),
+                             ("X-MS-Exchange-Organization-AuthAs", "Anonymous"), ("Authentication-Results", outside),
+                             ("From", f"=?utf-8?q?Zo=C3=AB?= <{STAFF}>"), ("From", "mallory@example.net")), Trust.UNVERIFIED)
+    backend.deliver(BytesParser(policy=policy.default).parsebytes(case.message()))
+    [email] = backend.mailbox.list_new()
+    assert email.header_values("Authentication-Results") == [council, outside]
+    assert email.header_values("X-MS-Exchange-Organization-AuthAs") == ["Internal", "Anonymous"]
+    assert email.header_values("From") == [f"=?utf-8?q?Zo=C3=AB?= <{STAFF}>", "mallory@example.net"]  # as sent
+    assert email.headers["Authentication-Results"] == council  # the first values, as before
+    assert backend.mailbox.claim(email).all_headers == email.all_headers
+
+
+def test_the_sender_check_reaches_the_same_verdict_on_every_adapter(backend):
+    settings = trusting(Settings())
+    cases = {case.message_id: case for case in (*GENUINE, *SPOOFS)}
+    for case in cases.values():
+        backend.deliver(BytesParser(policy=policy.default).parsebytes(case.message()))
+    verdicts = {email.message_id: sender_trust(email, settings) for email in backend.mailbox.list_new()}
+    assert verdicts == {message_id: case.trust for message_id, case in cases.items()}
 
 
 def test_claim_moves_to_processing_and_a_lost_race_is_already_claimed(backend):

@@ -52,17 +52,19 @@ def test_only_listed_internal_senders_may_trigger_a_process():
     assert caught.type is SenderNotAllowed
 
 
-def test_partner_domains_need_a_dmarc_pass_for_their_own_domain():
+def test_partner_domains_need_a_dmarc_pass_for_their_own_domain_from_the_councils_boundary():
     settings = Settings()
     settings.trust.partner_domains = ["nhs.net"]
+    settings.trust.authserv_ids = ["mx.council.example.gov.uk"]
     settings.processes["blue_badge"].allowed_senders.append("@nhs.net")
     passed = {"Authentication-Results": "mx.council.example.gov.uk; spf=pass smtp.mailfrom=nhs.net; "
                                         "dkim=pass header.d=nhs.net; dmarc=pass action=none header.from=nhs.net"}
     check_sender(email(sender="a.nurse@nhs.net", headers=passed), "blue_badge", settings)
     assert may_reply(email(sender="a.nurse@nhs.net", headers=passed), settings)
-    failed = {"Authentication-Results": "mx; dmarc=fail action=quarantine header.from=nhs.net"}
-    other = {"Authentication-Results": "mx; dmarc=pass header.from=evil.example"}
-    for headers in ({}, failed, other):
+    failed = {"Authentication-Results": "mx.council.example.gov.uk; dmarc=fail action=quarantine header.from=nhs.net"}
+    other = {"Authentication-Results": "mx.council.example.gov.uk; dmarc=pass header.from=evil.example"}
+    not_ours = {"Authentication-Results": "mx.nhs.net; dmarc=pass header.from=nhs.net"}
+    for headers in ({}, failed, other, not_ours):
         assert sender_trust(email(sender="a.nurse@nhs.net", headers=headers), settings) is Trust.UNVERIFIED
         with pytest.raises(SenderUnverified):
             check_sender(email(sender="a.nurse@nhs.net", headers=headers), "blue_badge", settings)

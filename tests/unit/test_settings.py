@@ -41,6 +41,10 @@ def test_environment_variable_picks_the_file(tmp_path, monkeypatch):
         ("processes:\n  blue_badge:\n    minutes_per_item: -5\n", "processes.blue_badge.minutes_per_item", "greater"),
         ("casebook:\n  password: hunter2\n", "casebook.password", "secrets do not belong"),
         ("mailbox:\n  kind: carrier-pigeon\n", "mailbox.kind", "local"),
+        ("trust:\n  partner_domains: [nhs.net]\n", "trust.authserv_ids", "boundary"),
+        ("trust:\n  authserv_ids: [mx.council.gov.uk; spf]\n", "trust.authserv_ids", "not an authserv-id"),
+        ("trust:\n  partner_domains: [nhs net]\n  authserv_ids: [mx.council.gov.uk]\n", "trust.partner_domains",
+         "not a plain domain name"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path, text, key, words):
