@@ -319,7 +319,7 @@ def server_status(home: HomeOption = DEFAULT_HOME) -> None:
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4200) -> None:
     """Open Prefect's UI on the runs of `clerk demo` and `clerk run` (local server, Ctrl-C stops it)."""
-    from flows.prefect_server import DEFAULT_HOME, _prefect_cli, running_server
+    from flows.prefect_server import DEFAULT_HOME, prefect_cli, running_server
 
     shared = running_server(DEFAULT_HOME)
     if shared:
@@ -327,7 +327,7 @@ def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4200) -> 
         return
     env = {**os.environ, "PREFECT_HOME": str(DEFAULT_HOME.resolve()), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     console.print(f"Prefect UI: http://127.0.0.1:{port}/runs")
-    os.execve(_prefect_cli()[0], [*_prefect_cli(), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env)
+    os.execve(prefect_cli()[0], [*prefect_cli(), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env)
 
 
 def main() -> None:

@@ -86,7 +86,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _prefect_cli() -> list[str]:
+def prefect_cli() -> list[str]:
+    """The `prefect` command of this Python environment."""
     beside = Path(sys.executable).with_name("prefect")
     return [str(beside)] if beside.exists() else [shutil.which("prefect") or "prefect"]
 
@@ -132,7 +133,7 @@ def _server_env(home: Path) -> dict[str, str]:
 def _spawn(home: Path, port: int, log_path: Path) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [*_prefect_cli(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            [*prefect_cli(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env=_server_env(home), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -12,6 +12,7 @@ first scheduled intake run must take it, reply, and park it in exceptions (no br
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ import pytest
 import yaml
 
 from connectors.mail.local import LocalMailbox
-from flows.prefect_server import _prefect_cli, free_port
+from flows.prefect_server import free_port, prefect_cli
 from tests.flow_harness import REPLY_SUBJECT, audit_events, sent_replies
 from tests.mail.messages import message
 
@@ -118,7 +119,7 @@ def test_the_scheduled_mail_intake_run_answers_an_email_from_the_worker(tmp_path
     email = message("Blue Badge application for Mrs Ellis")  # its PDF is damaged: rejected, with a reply
     mailbox.deliver(email)
 
-    prefect = _prefect_cli()
+    prefect = prefect_cli()
     server_home = tmp_path / "server" / "prefect"
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
@@ -178,7 +179,8 @@ def test_the_scheduled_mail_intake_run_answers_an_email_from_the_worker(tmp_path
         assert claimed_by == {first["id"]}, "the scheduled run, on the worker, took the email"
     finally:
         if worker is not None:
-            os.killpg(worker.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGTERM)
             try:
                 worker.wait(timeout=60)
             except subprocess.TimeoutExpired:
