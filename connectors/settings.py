@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.documents.guard import DocumentLimits
+from connectors.documents.limits import DocumentLimits
 from connectors.errors import ConfigError
 
 CONFIG_ENV = "CLERK_CONFIG"

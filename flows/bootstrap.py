@@ -11,12 +11,10 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from connectors.audit import AuditTrail
 from connectors.audit_chain import hmac_keys_from_environment
-from connectors.documents.attachments import FormReader
-from connectors.documents.blue_badge import BlueBadgeApplication
 from connectors.documents.forms import load_forms
 from connectors.errors import ConfigError
 from connectors.leases import Leases
@@ -25,6 +23,10 @@ from connectors.logs import configure_logging
 from connectors.mail import Mailbox
 from connectors.mail.local import LocalMailbox
 from connectors.settings import Secrets, Settings, load_secrets, load_settings
+
+if TYPE_CHECKING:  # the readers (pypdf, python-docx) load when Services are built, not with the CLI
+    from connectors.documents.attachments import FormReader
+    from connectors.documents.blue_badge import BlueBadgeApplication
 
 
 class CaseSystem(Protocol):
@@ -59,6 +61,8 @@ class Services:
 
     def __post_init__(self) -> None:
         if self.documents is None:
+            from connectors.documents.attachments import FormReader
+
             self.documents = FormReader(self.settings.documents)
         if self.leases is None:
             self.leases = Leases(self.ledger, self.settings.ledger.lease_s)

@@ -15,19 +15,24 @@ from connectors.errors import ClerkError, ConfigError
 from connectors.settings import CONFIG_ENV, load_settings
 from flows.cli_audit import audit_app
 from flows.cli_report import report
+from flows.prefect_server import DEFAULT_HOME
 
 app = typer.Typer(help="Clerk: emailed forms keyed into legacy council applications, audited.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 run_app = typer.Typer(help="Run one pass of a flow against the configured systems.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Serve the simulated legacy applications.", no_args_is_help=True)
+server_app = typer.Typer(help="One long-lived local Prefect server that every clerk command on this host uses.",
+                         no_args_is_help=True)
 app.add_typer(run_app, name="run")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(server_app, name="server")
 app.add_typer(audit_app, name="audit", help="Check the tamper-evident audit trail.")
 app.command("report")(report)
 
 console = Console()
 err = Console(stderr=True)
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help=f"YAML settings file (default: ${CONFIG_ENV}).")]
+HomeOption = Annotated[Path, typer.Option(help="Prefect's home: its database, the server's log and server.json.")]
 
 
 def _fail(error: ClerkError) -> None:
@@ -262,14 +267,67 @@ def sandbox_casebook(
     serve("127.0.0.1", port, db, config)
 
 
+@server_app.command("start")
+def server_start(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (the API and the UI).")] = 4200,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Start a local Prefect server that keeps running; clerk commands on this host attach to it."""
+    from flows.prefect_server import TIMEOUT_ENV, running_server, start_server, start_timeout_s
+
+    try:
+        timeout_s = start_timeout_s()
+        record = running_server(home)
+        if record is None:
+            console.print(f"Starting a Prefect server on 127.0.0.1:{port}; waiting up to {timeout_s:g} s ({TIMEOUT_ENV})")
+            record, _ = start_server(home, port, timeout_s)
+    except ClerkError as exc:
+        _fail(exc)
+    console.print(f"Prefect server pid {record.pid} at {record.ui_url} (log {record.log}); stop it with "
+                  f"`clerk server stop`.")
+    if home.resolve() == DEFAULT_HOME.resolve():
+        console.print("clerk commands run from this directory attach to it.")
+    console.print(f"Anything else on this host (a worker, `prefect deploy`): PREFECT_API_URL={record.api_url}")
+
+
+@server_app.command("stop")
+def server_stop(home: HomeOption = DEFAULT_HOME) -> None:
+    """Stop the long-lived local Prefect server."""
+    from flows.prefect_server import stop_server
+
+    record = stop_server(home)
+    console.print(f"Stopped the Prefect server pid {record.pid} ({record.ui_url})" if record
+                  else "No Clerk Prefect server is running for this home.")
+
+
+@server_app.command("status")
+def server_status(home: HomeOption = DEFAULT_HOME) -> None:
+    """Is the long-lived local Prefect server running and answering? Exit status 1 when it is not."""
+    from flows.prefect_server import answers, running_server
+
+    record = running_server(home)
+    if record is None:
+        console.print("No Clerk Prefect server is running for this home; commands start their own.")
+        raise typer.Exit(1)
+    answering = answers(record.api_url)
+    console.print(f"Prefect server pid {record.pid} at {record.ui_url}, started {record.started}: "
+                  f"{'answering' if answering else 'NOT answering'} (log {record.log})")
+    if not answering:
+        raise typer.Exit(1)
+
+
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4200) -> None:
     """Open Prefect's UI on the runs of `clerk demo` and `clerk run` (local server, Ctrl-C stops it)."""
-    from flows.prefect_server import DEFAULT_HOME, _prefect_cli
+    from flows.prefect_server import DEFAULT_HOME, prefect_cli, running_server
 
+    shared = running_server(DEFAULT_HOME)
+    if shared:
+        console.print(f"Prefect UI: {shared.ui_url}/runs (the server `clerk server start` runs)")
+        return
     env = {**os.environ, "PREFECT_HOME": str(DEFAULT_HOME.resolve()), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     console.print(f"Prefect UI: http://127.0.0.1:{port}/runs")
-    os.execve(_prefect_cli()[0], [*_prefect_cli(), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env)
+    os.execve(prefect_cli()[0], [*prefect_cli(), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env)
 
 
 def main() -> None:

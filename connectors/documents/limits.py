@@ -1,0 +1,39 @@
+"""The bounds on every attachment Clerk reads (the ``documents:`` settings), in a module of their own.
+
+Settings import these without loading any parser: ``connectors.documents.guard`` enforces them and
+re-exports :class:`DocumentLimits`, so ``from connectors.documents.guard import DocumentLimits`` still works.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MB = 1024 * 1024
+
+
+class DocumentLimits(BaseModel):
+    """Every bound the guard and the parser processes enforce (Clerk's ``documents:`` settings)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attachment_bytes: int = Field(10 * MB, gt=0, description="Largest attachment Clerk reads, in bytes.")
+    max_email_bytes: int = Field(25 * MB, gt=0, description="Largest email (all attachments together), in bytes.")
+    max_pages: int = Field(
+        50, gt=0, description="Most pages a PDF may have; a form definition may ask for a lower number."
+    )
+    zip_max_entries: int = Field(1000, gt=0, description="Most files a Word document's zip package may hold.")
+    zip_max_uncompressed_bytes: int = Field(
+        100 * MB, gt=0, description="Most bytes a Word document may declare once decompressed (each part and all)."
+    )
+    zip_max_ratio: float = Field(
+        100.0,
+        gt=1,
+        description="Highest compression ratio allowed for the package and for any part of 1 MB or more "
+        "(Word writes 2-20; a zip bomb reaches 1000).",
+    )
+    parser_memory_mb: int = Field(
+        512, ge=256, description="Address-space cap of each parser process, in MB (a fresh one uses about 100)."
+    )
+    parser_time_s: float = Field(10.0, gt=0, description="Longest one attachment may take to parse, in seconds.")
+    parser_workers: int = Field(2, gt=0, description="Parser processes kept warm.")
+    parser_max_tasks: int = Field(250, gt=0, description="Attachments a parser process reads before it is replaced.")
