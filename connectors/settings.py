@@ -103,8 +103,12 @@ class MailboxSettings(_Section):
     """Exchange only: trust this CA bundle too (a council's internal CA). TLS is always verified."""
     busy_max_wait_s: float = Field(default=30, ge=0)
     """Exchange only: how long to honour "server busy" back-offs before leaving the email for the next pass."""
-    max_batch: int = Field(default=200, ge=1)
-    """At most this many emails are claimed in one intake pass."""
+    max_batch: int = Field(default=20, ge=1)
+    """An intake pass claims this many emails at a time, keys them, then claims more while the inbox has
+    mail: a second worker shares a busy inbox rather than finding it all claimed by the first."""
+    pass_limit_s: float = Field(default=600, gt=0)
+    """An intake pass claims no new round after this long, so a scheduled run ends and the next one (on
+    any worker) carries on."""
     watch: Literal["auto", "polling"] = "auto"
     """How ``clerk watch`` learns of new mail: ``auto`` uses what the server offers (EWS streaming
     subscriptions, Graph delta queries), falling back to polling; ``polling`` only polls."""

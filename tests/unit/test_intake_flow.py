@@ -217,3 +217,28 @@ def test_staff_can_ask_for_an_items_status_by_email(tmp_path, prefect_api):
     assert f"Case reference: {keyed.case_reference}" in answer.body
     assert outsider["Message-ID"] not in answers, "an outsider learns nothing and gets no mail"
     assert "not found" in answers[unknown["Message-ID"]].subject
+
+
+def test_a_pass_claims_in_rounds_until_the_inbox_is_empty_and_is_named_by_what_it_did(tmp_path, prefect_api):
+    import random
+
+    from prefect.client.orchestration import get_client
+
+    settings = settings_in(tmp_path)
+    settings.mailbox = settings.mailbox.model_copy(update={"max_batch": 2})
+    mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    rng = random.Random(12)
+    for _ in range(5):
+        mailbox.deliver(application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(rng))))
+    casebook = FakeCasebook()
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)):
+        limited = intake(limit=3, return_state=True)
+        everything = intake(return_state=True)
+        nothing = intake(return_state=True)
+    assert len(mailbox.folder("done")) == 5 and len(casebook.cases) == 5
+    with get_client(sync_client=True) as client:
+        names = [client.read_flow_run(state.state_details.flow_run_id).name for state in (limited, everything, nothing)]
+    assert names == ["mail-intake: 3 done, 0 in exceptions", "mail-intake: 2 done, 0 in exceptions",
+                     "mail-intake: no new mail"]
+    children = [event for event in audit_events(settings.audit.path) if event["step"] == "claim"]
+    assert len(children) == 5
