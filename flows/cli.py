@@ -170,21 +170,31 @@ def retry(reference: Annotated[str, typer.Argument(help="The Clerk reference (CL
 @app.command()
 def status(reference: Annotated[str, typer.Argument(help="The Clerk reference (CLK-...).")],
            config: ConfigOption = None) -> None:
-    """An item's state and its whole history from the audit trail."""
+    """An item's state, the ledger's record of every change, and its whole history from the audit trail."""
     from rich.table import Table
 
     from flows.operations import history
 
     try:
-        item, events = history(_services(config), reference)
+        found = history(_services(config), reference)
     except ClerkError as exc:
         _fail(exc)
+    item, events = found.item, found.events
     if item is None and not events:
         err.print(f"[bold red]clerk:[/] no item {reference.upper()} in the ledger or the audit trail")
         raise typer.Exit(1)
     if item:
         console.print(f"{item.reference}: {item.state} ({item.process}), outcome {item.outcome or '-'}, "
-                      f"code {item.reason_code or '-'}, case {item.case_reference or '-'}, attempts {item.attempts}")
+                      f"code {item.reason_code or '-'}, case {item.case_reference or '-'}, attempts {item.attempts}, "
+                      f"held by {item.owner or 'nobody'}")
+    if found.changes:
+        ledger = Table(title="ledger")
+        for column in ("time", "change", "state", "worker", "claim", "details"):
+            ledger.add_column(column)
+        for change in found.changes:
+            ledger.add_row(str(change["at"])[:19], change["change"], change["state"] or "", change["owner"] or "",
+                           str(change["fence"] or ""), change["detail"] or "")
+        console.print(ledger)
     table = Table(title="history")
     for column in ("seq", "time", "step", "outcome", "actor", "details"):
         table.add_column(column)

@@ -89,9 +89,19 @@ def retry(services: Services, reference: str, actor: str, *, force: bool = False
     return parked
 
 
-def history(services: Services, reference: str) -> tuple[WorkItem | None, list[dict]]:
-    """The ledger row and every audit event for one Clerk reference, in order."""
+@dataclass(frozen=True)
+class History:
+    item: WorkItem | None
+    """The ledger row as it is now."""
+    changes: list[dict]
+    """Every change the ledger recorded (claims by which worker, states, replies, releases), oldest first."""
+    events: list[dict]
+    """Every audit event for the reference, in order."""
+
+
+def history(services: Services, reference: str) -> History:
+    """The ledger row, the ledger's record of every change, and every audit event for one Clerk reference."""
     reference = reference.upper()
     events = [event for event in iter_events(services.settings.audit.path)
               if event.get("reference") == reference or event.get("asked") == reference]
-    return services.ledger.get(reference), events
+    return History(services.ledger.get(reference), services.ledger.history(reference), events)

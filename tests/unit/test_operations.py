@@ -74,4 +74,5 @@ def test_a_system_exception_is_listed_retried_and_keyed_once(tmp_path, prefect_a
     shown = runner.invoke(app, ["status", system_ref, "-c", str(config)])
     assert shown.exit_code == 0, shown.output
     assert "done" in shown.output and "Sam Supervisor" in shown.output and "requeued" in shown.output
+    assert shown.output.count("claimed") == 2, "the ledger's record: claimed by the first pass, then the retry's"
     assert runner.invoke(app, ["status", "CLK-AAAAAAAAAA", "-c", str(config)]).exit_code == 1
