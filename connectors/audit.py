@@ -22,10 +22,11 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import math
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ _ENVELOPE = dict.fromkeys(("seq", "time", "run", "item", "reference", "process",
 _RESERVED = frozenset(("seq", "time", "prev"))
 MIN_KEY_BYTES = 16
 _GENERATION = 21
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ASK = datetime.min.replace(tzinfo=UTC)
 """Bytes of the lock file's first line: the rotation generation, ``%020d\\n``. The sealing state follows."""
 
 
@@ -90,8 +93,9 @@ class _ChainEnd:
     The lock file holds ``%020d\\n`` (the rotation generation), then ``%020d %020d\\n``: the last sealed seq and
     the time (ms) of the first event after it, 0 when there is none or it is not known."""
 
-    def __init__(self, files: TrailFiles) -> None:
+    def __init__(self, files: TrailFiles, policy: SealPolicy) -> None:
         self.files = files
+        self._events, self._window_ms = policy.events, policy.seconds * 1000
         self.seq = 0
         self.head = GENESIS
         self._thread_lock = threading.Lock()
@@ -103,6 +107,9 @@ class _ChainEnd:
         self.sealed_seq: int | None = None
         """The last seq a checkpoint covers, trail-wide (None: not known yet)."""
         self.first_unsealed_ms = 0
+        self.check_at_seq = 0
+        """Before this seq and this time no seal can be due, and the policy need not be asked."""
+        self.check_at = _ASK
         self._state = b""
         files.active.parent.mkdir(parents=True, exist_ok=True)
         self._lock: io.FileIO | None = io.FileIO(os.open(files.lock, os.O_RDWR | os.O_CREAT, 0o644), "r+")
@@ -191,7 +198,7 @@ class _ChainEnd:
             self._open()
             self.day = today
 
-    def append(self, line: bytes, now_ms: int) -> None:
+    def append(self, line: bytes, now: datetime) -> None:
         data = line + b"\n"
         written = self._file.write(data)
         while written < len(data):  # a short write (a signal, a full disk): write the rest
@@ -200,22 +207,27 @@ class _ChainEnd:
         self.seq += 1
         self.head = line_hash(line)
         if self.sealed_seq == self.seq - 1:  # the first event after a seal: note when the stretch began
-            self.first_unsealed_ms = now_ms
+            self._set_state(self.sealed_seq, epoch_ms(now))
             self._write_state()
 
     def _read_state(self, state: bytes) -> None:
         self._state = state
         try:
             sealed, first = state.split()
-            self.sealed_seq, self.first_unsealed_ms = int(sealed), int(first)
+            self._set_state(int(sealed), int(first))
         except ValueError:  # none yet (a new trail, or a lock file of an older Clerk): found out at the next seal
-            self.sealed_seq, self.first_unsealed_ms = None, 0
+            self._set_state(None, 0)
+
+    def _set_state(self, sealed_seq: int | None, first_unsealed_ms: int) -> None:
+        self.sealed_seq, self.first_unsealed_ms = sealed_seq, first_unsealed_ms
+        self.check_at_seq = 0 if sealed_seq is None else sealed_seq + self._events
+        self.check_at = _EPOCH + timedelta(milliseconds=math.floor(first_unsealed_ms + self._window_ms)) \
+            if first_unsealed_ms else _ASK
 
     def sealed(self, seq: int) -> None:
         """A checkpoint now covers ``seq`` (the caller holds the lock). Events after it, if any, are of an
         unknown age until the next seal."""
-        self.sealed_seq = seq
-        self.first_unsealed_ms = 0
+        self._set_state(seq, 0)
         self._write_state()
 
     def _write_state(self) -> None:
@@ -251,7 +263,7 @@ class _Sink:
         self._trail = trail
 
     def info(self, message: bytes) -> None:
-        self._trail._chain.append(message, self._trail._now_ms)
+        self._trail._chain.append(message, self._trail._now)
 
 
 class AuditTrail:
@@ -278,7 +290,7 @@ class AuditTrail:
         self._clock = clock
         self._tick()
         try:
-            self._chain = _ChainEnd(TrailFiles(Path(path)))
+            self._chain = _ChainEnd(TrailFiles(Path(path)), self._policy)
             self._seals = FileSeals(self._chain.files)
             with self._chain:
                 self._follow_seals()
@@ -356,7 +368,9 @@ class AuditTrail:
     def _seal_if_due(self, run: str | None) -> None:
         """Under the lock, before an event is appended: seal first when the policy says the stretch is full."""
         chain = self._chain
-        trigger = self._policy.due(chain.seq, chain.sealed_seq, chain.first_unsealed_ms, self._now_ms)
+        if chain.seq < chain.check_at_seq and self._now < chain.check_at:
+            return  # the common case, decided without asking the policy
+        trigger = self._policy.due(chain.seq, chain.sealed_seq, chain.first_unsealed_ms, epoch_ms(self._now))
         if trigger:
             self._seal(trigger, run)
 
@@ -387,7 +401,6 @@ class AuditTrail:
         if now.tzinfo is not UTC:
             now = now.astimezone(UTC)
         self._now = now
-        self._now_ms = epoch_ms(now)
 
     def _stamp(self) -> None:
         """Under the lock: take the time of the next event, and start a new file on a new day."""
