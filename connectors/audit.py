@@ -8,9 +8,13 @@ Redaction runs before anything is rendered, and the chain hashes the rendered, r
 
 Several threads and several processes may write one trail: every append holds an exclusive ``flock``,
 and a writer that finds the file grown (or rotated) since its own last line re-reads the head from the
-file's tail, so the chain never forks. ``flush()`` fsyncs: the flows call it before an email moves to
-Done or Exceptions. ``checkpoint(run)`` signs the head so that a cut-off tail or a re-chained forgery
-is caught.
+file's tail, so the chain never forks.
+
+The trail seals itself (connectors/audit_seal.py): ``flush()``, which the flows call before an email moves to
+Done or Exceptions, fsyncs and then writes a numbered, signed checkpoint of the head; so do ``close()`` and
+``checkpoint(run)`` (which also records an event, for a Prefect artifact), and every append that would
+otherwise leave more unsealed events than the :class:`~connectors.audit_seal.SealPolicy` allows. A cut-off
+tail, a trail rolled back, or a re-chained forgery is then caught by ``clerk audit verify``.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import math
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +39,22 @@ from connectors.audit_chain import (
     AuditTrailDamaged,
     AuditUnavailable,
     TrailFiles,
-    checkpoint_mac,
     first_line,
+    fsync_dir,
     iter_events,
-    key_id,
     last_line,
     line_hash,
 )
 from connectors.audit_redact import MASK, redact, redact_text
+from connectors.audit_seal import (
+    DEFAULT_SEAL_EVERY_EVENTS,
+    DEFAULT_SEAL_EVERY_S,
+    FileSeals,
+    SealPolicy,
+    epoch_ms,
+    refusal,
+    write_seal,
+)
 from connectors.errors import ConfigError
 
 __all__ = ["MASK", "AuditEvents", "AuditTrail", "iter_events", "redact", "redact_text"]
@@ -50,6 +63,10 @@ BOT = "clerk-bot"
 _ENVELOPE = dict.fromkeys(("seq", "time", "run", "item", "reference", "process", "step", "outcome", "actor"))
 _RESERVED = frozenset(("seq", "time", "prev"))
 MIN_KEY_BYTES = 16
+_GENERATION = 21
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ASK = datetime.min.replace(tzinfo=UTC)
+"""Bytes of the lock file's first line: the rotation generation, ``%020d\\n``. The sealing state follows."""
 
 
 def _utc_now() -> datetime:
@@ -64,24 +81,21 @@ def _day_of(line: bytes | None) -> date | None:
         return None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _ChainEnd:
     """The append end of a trail: the head (last seq and hash), the open file, the cross-process lock.
 
     Held (``acquire``/``release``, or as a context manager) around each append; while held, ``seq`` and
-    ``head`` are current even when another process appended or rotated the file meanwhile. Catching up costs two cheap system calls:
-    the file's end (did anyone append?) and the rotation generation kept in the lock file (did anyone
-    start a new file?); the tail is read only when one of them changed."""
+    ``head`` are current even when another process appended or rotated the file meanwhile, and so is the
+    sealing state (``sealed_seq``, ``first_unsealed_ms``). Catching up costs two cheap system calls: the file's
+    end (did anyone append?) and the lock file's first 64 bytes (did anyone start a new file, or seal?); the
+    tail is read only when the file grew.
 
-    def __init__(self, files: TrailFiles) -> None:
+    The lock file holds ``%020d\\n`` (the rotation generation), then ``%020d %020d\\n``: the last sealed seq and
+    the time (ms) of the first event after it, 0 when there is none or it is not known."""
+
+    def __init__(self, files: TrailFiles, policy: SealPolicy) -> None:
         self.files = files
+        self._events, self._window_ms = policy.events, policy.seconds * 1000
         self.seq = 0
         self.head = GENESIS
         self._thread_lock = threading.Lock()
@@ -90,6 +104,13 @@ class _ChainEnd:
         self.day: date | None = None
         """The UTC day the active file was started (from its first line)."""
         self._generation = b""
+        self.sealed_seq: int | None = None
+        """The last seq a checkpoint covers, trail-wide (None: not known yet)."""
+        self.first_unsealed_ms = 0
+        self.check_at_seq = 0
+        """Before this seq and this time no seal can be due, and the policy need not be asked."""
+        self.check_at = _ASK
+        self._state = b""
         files.active.parent.mkdir(parents=True, exist_ok=True)
         self._lock: io.FileIO | None = io.FileIO(os.open(files.lock, os.O_RDWR | os.O_CREAT, 0o644), "r+")
         self._lock_fd = self._lock.fileno()
@@ -122,7 +143,10 @@ class _ChainEnd:
 
     def _follow(self) -> None:
         """Catch up with whatever other writers did since this one last held the lock."""
-        generation = os.pread(self._lock_fd, 32, 0)
+        shared = os.pread(self._lock_fd, 64, 0)
+        if shared[_GENERATION:] != self._state:
+            self._read_state(shared[_GENERATION:])
+        generation = shared[:_GENERATION]
         if generation != self._generation or self._file is None:
             self._generation = generation
             return self._open()
@@ -137,7 +161,7 @@ class _ChainEnd:
         created = not self.files.active.exists()
         self._file = io.FileIO(self.files.active, "a")
         if created:
-            _fsync_dir(self.files.active.parent)
+            fsync_dir(self.files.active.parent)
         self._end = os.lseek(self._file.fileno(), 0, os.SEEK_END)
         self.day = _day_of(first_line(self.files.active)) if self._end else None
         self._read_head()
@@ -167,14 +191,14 @@ class _ChainEnd:
         elif today > self.day:
             self.durable()
             os.rename(self.files.active, self.files.rotated_name(self.day))
-            _fsync_dir(self.files.active.parent)
+            fsync_dir(self.files.active.parent)
             previous = int(self._generation) if self._generation.strip().isdigit() else 0
             self._generation = b"%020d\n" % (previous + 1)
             os.pwrite(self._lock_fd, self._generation, 0)
             self._open()
             self.day = today
 
-    def append(self, line: bytes) -> None:
+    def append(self, line: bytes, now: datetime) -> None:
         data = line + b"\n"
         written = self._file.write(data)
         while written < len(data):  # a short write (a signal, a full disk): write the rest
@@ -182,15 +206,44 @@ class _ChainEnd:
         self._end += len(data)
         self.seq += 1
         self.head = line_hash(line)
+        if self.sealed_seq == self.seq - 1:  # the first event after a seal: note when the stretch began
+            self._set_state(self.sealed_seq, epoch_ms(now))
+            self._write_state()
+
+    def _read_state(self, state: bytes) -> None:
+        self._state = state
+        try:
+            sealed, first = state.split()
+            self._set_state(int(sealed), int(first))
+        except ValueError:  # none yet (a new trail, or a lock file of an older Clerk): found out at the next seal
+            self._set_state(None, 0)
+
+    def _set_state(self, sealed_seq: int | None, first_unsealed_ms: int) -> None:
+        self.sealed_seq, self.first_unsealed_ms = sealed_seq, first_unsealed_ms
+        self.check_at_seq = 0 if sealed_seq is None else sealed_seq + self._events
+        self.check_at = _EPOCH + timedelta(milliseconds=math.floor(first_unsealed_ms + self._window_ms)) \
+            if first_unsealed_ms else _ASK
+
+    def sealed(self, seq: int) -> None:
+        """A checkpoint now covers ``seq`` (the caller holds the lock). Events after it, if any, are of an
+        unknown age until the next seal."""
+        self._set_state(seq, 0)
+        self._write_state()
+
+    def _write_state(self) -> None:
+        if len(self._generation) != _GENERATION:
+            self._generation = b"%020d\n" % 0
+        self._state = b"%020d %020d\n" % (self.sealed_seq, self.first_unsealed_ms)
+        os.pwrite(self._lock_fd, self._generation + self._state, 0)
 
     def durable(self) -> None:
         """fsync what this writer appended (the caller holds the lock)."""
         if self._file is not None:
             os.fsync(self._file.fileno())
 
-    def fsync(self) -> None:
-        with self._thread_lock:
-            self.durable()
+    @property
+    def closed(self) -> bool:
+        return self._lock is None
 
     def close(self) -> None:
         with self._thread_lock:
@@ -210,24 +263,37 @@ class _Sink:
         self._trail = trail
 
     def info(self, message: bytes) -> None:
-        self._trail._chain.append(message)
+        self._trail._chain.append(message, self._trail._now)
 
 
 class AuditTrail:
-    """Append-only, hash-chained JSON-lines audit file. Thread-safe; several processes may share it.
+    """Append-only, hash-chained JSON-lines audit file that seals itself. Thread-safe; several processes may
+    share it.
 
     ``key`` (at least 16 bytes) signs checkpoints; without one they are written unauthenticated.
-    ``clock`` returns the current time (tests inject one to cross midnight)."""
+    ``seal_every_events`` and ``seal_every_s`` bound the unsealed stretch (``audit.seal_every_events`` and
+    ``audit.seal_every_s`` in the settings): the trail seals itself before an event that would make it longer.
+    ``clock`` returns the current time (tests inject one to cross midnight).
+
+    Raises AuditTrailDamaged when the trail's last line is torn, or when its checkpoints show it was cut back."""
 
     def __init__(self, path: str | Path, actor: str = BOT, *, key: bytes | None = None,
+                 seal_every_events: int = DEFAULT_SEAL_EVERY_EVENTS, seal_every_s: float = DEFAULT_SEAL_EVERY_S,
                  clock: Callable[[], datetime] = _utc_now) -> None:
         if key is not None and len(key) < MIN_KEY_BYTES:
             raise ConfigError(f"the audit HMAC key must be at least {MIN_KEY_BYTES} bytes")
+        try:
+            self._policy = SealPolicy(seal_every_events, float(seal_every_s))
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="audit.seal_every_events / audit.seal_every_s") from None
         self._key = key
         self._clock = clock
-        self._now = clock()
+        self._tick()
         try:
-            self._chain = _ChainEnd(TrailFiles(Path(path)))
+            self._chain = _ChainEnd(TrailFiles(Path(path)), self._policy)
+            self._seals = FileSeals(self._chain.files)
+            with self._chain:
+                self._follow_seals()
         except OSError as exc:
             raise AuditUnavailable(f"cannot open the audit trail {path}: {exc.strerror}") from exc
         self._logger = structlog.wrap_logger(
@@ -250,12 +316,13 @@ class AuditTrail:
         """Append one event. ``actor=`` names a supervisor who decided; otherwise the trail's actor."""
         self._emit(self._logger, step, outcome, fields)
 
-    def _emit(self, logger: Any, step: str, outcome: str, fields: dict[str, Any]) -> None:
+    def _emit(self, logger: Any, step: str, outcome: str, fields: dict[str, Any], run: str | None = None) -> None:
         chain = self._chain
         try:
             chain.acquire()
             try:
                 self._stamp()
+                self._seal_if_due(run)
                 logger.info(step, outcome=outcome, **fields)
             finally:
                 chain.release()
@@ -263,52 +330,84 @@ class AuditTrail:
             raise AuditUnavailable(f"cannot write the audit trail {self.path}: {exc.strerror}") from exc
 
     def checkpoint(self, run: str) -> dict[str, Any]:
-        """Record a checkpoint event, then sign the head in the checkpoints file. Returns the checkpoint
-        (seq, head, file, time, run, key_id, hmac): publish it somewhere the trail's writers cannot edit."""
+        """Record a checkpoint event, then seal. Returns the checkpoint (counter, seq, head, file, time, run,
+        trigger, seal policy, key_id, hmac): publish it somewhere the trail's writers cannot edit."""
         try:
             with self._chain:
                 self._stamp()
+                self._seal_if_due(run)
                 self._logger.info(CHECKPOINT_STEP, outcome="written", run=run)
-                entry: dict[str, Any] = {
-                    "seq": self._chain.seq, "head": self._chain.head, "file": self.path.name,
-                    "time": self._now.isoformat(timespec="milliseconds"), "run": run,
-                    "key_id": key_id(self._key) if self._key else None,
-                }
-                entry["hmac"] = checkpoint_mac(entry, self._key) if self._key else None
-                self._chain.durable()
-                self._append_checkpoint(entry)
+                return self._seal("checkpoint", run)
         except OSError as exc:
             raise AuditUnavailable(f"cannot write a checkpoint beside {self.path}: {exc.strerror}") from exc
-        return entry
 
-    def flush(self) -> None:
-        """Make everything recorded so far durable (fsync)."""
+    def flush(self, run: str | None = None) -> None:
+        """Make everything recorded so far durable (fsync), and seal it (a signed checkpoint of the head)."""
         try:
-            self._chain.fsync()
+            with self._chain:
+                if self._chain.sealed_seq != self._chain.seq:  # else a seal (which fsyncs first) covers it all
+                    self._tick()
+                    self._seal("flush", run)
         except OSError as exc:
-            raise AuditUnavailable(f"cannot fsync the audit trail {self.path}: {exc.strerror}") from exc
+            raise AuditUnavailable(f"cannot fsync or seal the audit trail {self.path}: {exc.strerror}") from exc
 
     def close(self) -> None:
-        self._chain.close()
+        """Seal what is not sealed yet, and close the files. Closing twice does nothing."""
+        chain = self._chain
+        try:
+            if not chain.closed:
+                with chain:
+                    if chain.sealed_seq != chain.seq:
+                        self._tick()
+                        self._seal("close", None)
+        except OSError as exc:
+            raise AuditUnavailable(f"cannot seal the audit trail {self.path}: {exc.strerror}") from exc
+        finally:
+            chain.close()
 
-    def _stamp(self) -> None:
-        """Under the lock: take the time of the next event, and start a new file on a new day."""
+    def _seal_if_due(self, run: str | None) -> None:
+        """Under the lock, before an event is appended: seal first when the policy says the stretch is full."""
+        chain = self._chain
+        if chain.seq < chain.check_at_seq and self._now < chain.check_at:
+            return  # the common case, decided without asking the policy
+        trigger = self._policy.due(chain.seq, chain.sealed_seq, chain.first_unsealed_ms, epoch_ms(self._now))
+        if trigger:
+            self._seal(trigger, run)
+
+    def _seal(self, trigger: str, run: str | None) -> dict[str, Any]:
+        """Under the lock: make the trail durable, then write the next checkpoint and the seal record."""
+        chain = self._chain
+        chain.durable()
+        entry = write_seal(self._seals, seq=chain.seq, head=chain.head, file=self.path.name,
+                           time=self._now.isoformat(timespec="milliseconds"), run=run, trigger=trigger,
+                           policy=self._policy, key=self._key)
+        chain.sealed(entry["seq"])
+        return entry
+
+    def _follow_seals(self) -> None:
+        """Under the lock, on opening: refuse a trail whose checkpoints show it was cut back, and take the
+        sealing state from the checkpoints when the lock file does not hold it (or holds a stale one)."""
+        chain = self._chain
+        last = self._seals.last()
+        problem = refusal(last, self._seals.seal(), chain.seq)
+        if problem:
+            raise AuditTrailDamaged(problem)
+        sealed = last["seq"] if last else 0
+        if chain.sealed_seq != sealed:  # no state yet, or a stale one: the checkpoints are the truth
+            chain.sealed(sealed)  # if events follow, their age is not known: the next event seals them first
+
+    def _tick(self) -> None:
         now = self._clock()
         if now.tzinfo is not UTC:
             now = now.astimezone(UTC)
         self._now = now
-        today = now.date()
+
+    def _stamp(self) -> None:
+        """Under the lock: take the time of the next event, and start a new file on a new day."""
+        self._tick()
+        today = self._now.date()
         if today != self._chain.day:
             self._chain.begin_day(today)
-
-    def _append_checkpoint(self, entry: dict[str, Any]) -> None:
-        path = self._chain.files.checkpoints
-        created = not path.exists()
-        with path.open("ab", buffering=0) as handle:
-            handle.write(json.dumps(entry).encode() + b"\n")
-            os.fsync(handle.fileno())
-        if created:
-            _fsync_dir(path.parent)
 
     def _envelope(self, _logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
         """structlog processor: seq, time and the fixed fields first, in a fixed order (null when not
@@ -344,7 +443,8 @@ class AuditEvents:
         return AuditEvents(self._trail, {**self.context, **more})
 
     def __call__(self, step: str, outcome: str, **fields: Any) -> None:
-        self._trail._emit(self._logger, step, outcome, fields)
+        self._trail._emit(self._logger, step, outcome, fields, self.context.get("run"))
 
     def flush(self) -> None:
-        self._trail.flush()
+        """fsync and seal the trail (at the end of each item, before its email moves on)."""
+        self._trail.flush(self.context.get("run"))

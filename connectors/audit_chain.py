@@ -6,15 +6,18 @@
   renamed ``audit.2026-03-01.jsonl`` (a second file for the same day would be ``audit.2026-03-01.1.jsonl``).
   The chain runs through them in that order: oldest day first, the active file last.
 * Checkpoints live beside the trail, outside it, in ``audit.checkpoints.jsonl``: each one names the last
-  ``seq`` and the ``head`` hash at that moment, signed with HMAC-SHA256 when a key is configured.
-* Writers take an exclusive ``flock`` on ``audit.jsonl.lock`` around every append.
+  ``seq`` and the ``head`` hash at that moment and a ``counter`` that goes up by exactly one per checkpoint,
+  signed with HMAC-SHA256 when a key is configured. The latest checkpoint is also kept, on its own, in the
+  seal record ``audit.seal.json``, which is replaced atomically (connectors/audit_seal.py has the rules).
+* Writers take an exclusive ``flock`` on ``audit.jsonl.lock`` around every append. The lock file also holds
+  the rotation generation and the trail-wide sealing state (which seq was sealed last, and when the first
+  event after it was written), so that every writer knows when the next seal is due.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -34,7 +37,7 @@ CHECKPOINT_STEP = "audit_checkpoint"
 HMAC_KEY_ENV = "CLERK_AUDIT_HMAC_KEY"
 PREVIOUS_KEYS_ENV = "CLERK_AUDIT_HMAC_PREVIOUS_KEYS"
 """Comma-separated keys used before the last rotation of the HMAC key (verify only)."""
-_SIGNED_PREFIX = b"clerk-audit-checkpoint-v1\n"
+_SIGNED_PREFIX = b"clerk-audit-checkpoint-v2\n"
 
 
 def hmac_keys_from_environment(environ: Mapping[str, str] = os.environ) -> tuple[bytes | None, list[bytes]]:
@@ -57,6 +60,15 @@ class AuditTrailDamaged(AuditUnavailable):
     retryable = False
 
 
+def fsync_dir(path: Path) -> None:
+    """Make a new or renamed name in directory ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def line_hash(line: bytes) -> str:
     """The hash the next line's ``prev`` must carry. ``line`` is without its trailing newline."""
     return hashlib.sha256(line).hexdigest()
@@ -68,9 +80,15 @@ def key_id(key: bytes) -> str:
 
 
 def checkpoint_mac(entry: dict[str, Any], key: bytes) -> str:
-    """HMAC-SHA256 over every field of a checkpoint except ``hmac``, in a canonical JSON form."""
-    body = json.dumps({k: v for k, v in entry.items() if k != "hmac"}, sort_keys=True, separators=(",", ":"))
-    return hmac.new(key, _SIGNED_PREFIX + body.encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 over every field of a checkpoint except ``hmac``, as compact JSON in the fields' order (JSON
+    readers keep it; the writer puts ``hmac`` last, so the signed bytes are the line up to it). Version 2, with a
+    ``counter``; version-1 checkpoints (before Clerk numbered them) are not accepted."""
+    return mac_of(orjson.dumps({k: v for k, v in entry.items() if k != "hmac"}), key)
+
+
+def mac_of(body: bytes, key: bytes) -> str:
+    """The HMAC of a checkpoint's signed bytes (its compact JSON without ``hmac``)."""
+    return hmac.digest(key, _SIGNED_PREFIX + body, "sha256").hex()
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,11 @@ class TrailFiles:
     @property
     def checkpoints(self) -> Path:
         return self.active.with_name(f"{self._stem}.checkpoints{self._suffix}")
+
+    @property
+    def seal(self) -> Path:
+        """The seal record: the latest checkpoint alone, replaced atomically (connectors/audit_seal.py)."""
+        return self.active.with_name(f"{self._stem}.seal.json")
 
     @property
     def lock(self) -> Path:

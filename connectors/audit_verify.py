@@ -6,24 +6,45 @@ What each check catches (the first failure is reported, as ``file:line`` and why
   swapped line, a missing file; the line named is the one that was changed, inserted or moved, or the
   line that follows a deletion;
 * ``seq`` running 1, 2, 3... with no gap: tells a deletion from an edit;
-* the checkpoints (a signed head hash at a seq): a tail cut off the end, and a forger who re-chained
-  the file after editing it (the chain is consistent again, but no longer matches a checkpoint's hash,
-  and the forger cannot sign a new checkpoint without the key);
-* a checkpoint event in the trail with no checkpoint beside it: a deleted checkpoint.
+* the checkpoints (a signed head hash at a seq): a tail cut off the end, a trail rolled back to an older copy,
+  and a forger who re-chained the file after editing it (the chain is consistent again, but no longer matches
+  a checkpoint's hash, and the forger cannot sign a new checkpoint without the key);
+* the checkpoints' counters (1, 2, 3, ...) and the seal record (connectors/audit_seal.py): checkpoints deleted,
+  reordered or copied, and checkpoint lines deleted from the end together with the lines they sealed;
+* the stretches between checkpoints, and the unsealed tail after the last one, against the writers' seal
+  policy: a tail a crash can leave is a warning, a longer one (its checkpoints removed) a failure;
+* a checkpoint event in the trail with no checkpoint beside it: a deleted checkpoint;
+* given an ``anchor`` (a checkpoint published outside the trail's folder, as the Prefect artifact each intake
+  pass publishes): the whole folder put back to an older copy, which nothing inside the folder can show.
+
+Speed: the chain is checked on raw bytes, in large blocks: every line is hashed, and the ``prev`` the writer
+puts at the end of each line is compared with the hash of the line before, a block at a time. A line is
+parsed as JSON only where the signed checkpoints do not vouch for it (after the last one, or everywhere when
+no key is given). Anything the fast walk does not expect (a broken link, an odd line) sends verify back to the
+line-by-line walk, which names the line to blame.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from hashlib import sha256
-from hmac import compare_digest
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from connectors.audit_chain import CHECKPOINT_STEP, GENESIS, TrailFiles, checkpoint_mac, find_trail, key_id
+from connectors.audit_chain import CHECKPOINT_STEP, GENESIS, TrailFiles, find_trail, key_id
+from connectors.audit_seal import SealPolicy, authenticate, epoch_ms, parse_checkpoint, seal_status, succession
+
+_BLOCK = 1 << 23
+"""Bytes read at a time (whole lines are checked a block at a time)."""
+_MARK = b'"step":"' + CHECKPOINT_STEP.encode() + b'"'
+_prev_hash = itemgetter(slice(-66, -2))
+"""A writer's line ends with ``"prev":"<64 hex>"}``: the hash sits in ``line[-66:-2]``."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +69,10 @@ class VerifyReport:
     last_seq: int = 0
     checkpoints_checked: int = 0
     checkpoints_authenticated: int = 0
+    last_counter: int = 0
+    """The counter of the last checkpoint (the seal record holds the same, or one less after a crash)."""
     events_after_last_checkpoint: int = 0
-    """Covered by the chain only: lines cut from here on could not be told from a shorter trail."""
+    """Not sealed yet: covered by the chain only, so lines cut from here on could not be told."""
     failure: Failure | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -63,97 +86,264 @@ class _Failed(Exception):
         self.failure = failure
 
 
+class _Unexpected(Exception):
+    """The fast walk met something it does not judge: the line-by-line walk decides."""
+
+
 @dataclass
 class _Checkpoint:
     file: Path
     line: int
-    seq: int
-    head: str
+    entry: dict[str, Any]
+
+    @property
+    def seq(self) -> int:
+        return self.entry["seq"]
+
+    @property
+    def head(self) -> str:
+        return self.entry["head"]
+
+    @property
+    def counter(self) -> int:
+        return self.entry["counter"]
+
+    @property
+    def policy(self) -> SealPolicy:
+        return SealPolicy.of(self.entry)
 
 
-def verify(path: str | Path, key: bytes | None = None, *, previous_keys: Sequence[bytes] = ()) -> VerifyReport:
+@dataclass
+class _Walked:
+    """What a walk found besides the report's counts: where each file starts, and the unsealed tail's times."""
+
+    starts: list[tuple[int, Path]] = field(default_factory=list)
+    """(first seq, file) of every file walked."""
+    lines_in_last: int = 0
+    tail_times: list[str] = field(default_factory=list)
+    """The ``time`` of the first and the latest event after the last checkpoint."""
+
+    def locate(self, seq: int) -> tuple[Path, int]:
+        index = bisect.bisect_right([start for start, _ in self.starts], seq) - 1
+        start, file = self.starts[max(index, 0)]
+        return file, seq - start + 1
+
+    def note_tail(self, time: Any) -> None:
+        if len(self.tail_times) < 2:
+            self.tail_times.append(time)
+        else:
+            self.tail_times[1] = time
+
+
+def verify(path: str | Path, key: bytes | None = None, *, previous_keys: Sequence[bytes] = (),
+           policy: SealPolicy | None = None, anchor: dict[str, Any] | None = None) -> VerifyReport:
     """Check the trail at ``path`` (its active file or its directory) from its first line to its last.
 
-    ``key`` (and ``previous_keys``, after a key rotation) authenticate the checkpoints; with no key they
-    are still used, but reported as unauthenticated in ``warnings``."""
+    ``key`` (and ``previous_keys``, after a key rotation) authenticate the checkpoints and the seal; with no
+    key they are still used, but reported as unauthenticated in ``warnings``. An unsealed tail after the last
+    checkpoint that the seal policy recorded in that checkpoint explains is a warning, a longer one a failure;
+    ``policy`` (the settings' ``audit.seal_every_events`` / ``seal_every_s``) judges a trail with no checkpoint.
+    ``anchor`` (``counter``, ``seq``, ``head``, ``time``) is a checkpoint published elsewhere: it must be among
+    the checkpoints, unchanged."""
     trail = find_trail(path)
     report = VerifyReport(trail.active, files=trail.in_order())
     keys = {key_id(k): k for k in (key, *previous_keys) if k}
     try:
         checkpoints = _load_checkpoints(trail, keys, report)
+        _check_seal(trail, keys, checkpoints, report)
+        if anchor is not None:
+            _check_anchor(trail, anchor, checkpoints)
         if not report.files:
             if not checkpoints:
                 raise _Failed(Failure(trail.active, None, "no audit trail here"))
             raise _Failed(Failure(trail.active, 1, "every line of the trail is missing, though checkpoints exist"))
-        _walk(report, checkpoints)
+        try:
+            walked = _fast_walk(report, checkpoints, vouched=checkpoints[-1].seq if keys and checkpoints else 0)
+        except _Unexpected:
+            walked = _walk(report, checkpoints)
+        _check_end(report, checkpoints, walked)
+        _check_stretches(report, checkpoints, walked, policy or SealPolicy())
     except _Failed as failed:
         report.failure = failed.failure
     if report.checkpoints_checked and not keys:
         report.warnings.append(f"{report.checkpoints_checked} checkpoint(s) not authenticated: no HMAC key was given, "
                                "so a forger who re-chained the trail and rewrote the checkpoints would not be caught")
-    elif not report.checkpoints_checked and report.ok:
-        report.warnings.append("no checkpoints: lines cut from the end of the trail cannot be detected")
     return report
 
 
-def _load_checkpoints(trail: TrailFiles, keys: dict[str, bytes], report: VerifyReport) -> dict[int, list[_Checkpoint]]:
-    by_seq: dict[int, list[_Checkpoint]] = {}
-    if not trail.checkpoints.exists():
-        return by_seq
-    with trail.checkpoints.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            entry = _checkpoint_entry(raw)
-            if entry is None:
-                raise _Failed(Failure(trail.checkpoints, number, "not a well-formed checkpoint (seq, head, hmac)"))
-            if keys:
-                problem = _authenticate(entry, keys)
-                if problem:
-                    raise _Failed(Failure(trail.checkpoints, number, problem))
-                report.checkpoints_authenticated += 1
-            report.checkpoints_checked += 1
-            by_seq.setdefault(entry["seq"], []).append(_Checkpoint(trail.checkpoints, number, entry["seq"], entry["head"]))
-    return by_seq
-
-
-def _checkpoint_entry(raw: bytes) -> dict[str, Any] | None:
+def _load_checkpoints(trail: TrailFiles, keys: dict[str, bytes], report: VerifyReport) -> list[_Checkpoint]:
+    """Every checkpoint, in order: well formed, authentic (given keys), counters 1, 2, 3... seqs rising."""
+    found: list[_Checkpoint] = []
     try:
-        entry = orjson.loads(raw)
+        data = trail.checkpoints.read_bytes()
+    except FileNotFoundError:
+        return found
+    path = trail.checkpoints
+    raws = data.split(b"\n")
+    if raws.pop():  # the last line has no newline: cut short
+        raws.append(b"")
+    for number, raw in enumerate(raws, 1):
+        entry = parse_checkpoint(raw) if raw else None
+        if entry is None:
+            raise _Failed(Failure(path, number, "not a well-formed checkpoint (counter, seq, head, seal policy, hmac)"))
+        if keys:
+            problem = authenticate(entry, keys, raw)
+            if problem:
+                raise _Failed(Failure(path, number, problem))
+            report.checkpoints_authenticated += 1
+        report.checkpoints_checked += 1
+        found.append(_Checkpoint(path, number, entry))
+    for index, checkpoint in enumerate(found):
+        before = found[index - 1].entry if index else None
+        problem = succession(before, checkpoint.entry)
+        if problem:
+            due = before["counter"] + 1 if before else 1
+            moved = checkpoint.counter > due and next((later for later in found[index + 1 :] if later.counter == due), None)
+            if moved:
+                problem = f"out of order: checkpoint {due} comes after it, at {path.name}:{moved.line}"
+            raise _Failed(Failure(path, checkpoint.line, problem))
+    report.last_counter = found[-1].counter if found else 0
+    return found
+
+
+def _check_seal(trail: TrailFiles, keys: dict[str, bytes], checkpoints: list[_Checkpoint], report: VerifyReport) -> None:
+    """The seal record must be the last checkpoint: ahead of the checkpoints, some were deleted from their end."""
+    seal = None
+    try:
+        raw = trail.seal.read_bytes()
+    except FileNotFoundError:
+        raw = None
+    if raw is not None:
+        seal = parse_checkpoint(raw)
+        if seal is None:
+            raise _Failed(Failure(trail.seal, None, "not a well-formed seal (counter, seq, head, seal policy, hmac)"))
+        if keys:
+            problem = authenticate(seal, keys, raw.rstrip(b"\n"))
+            if problem:
+                raise _Failed(Failure(trail.seal, None, problem.replace("checkpoint", "seal")))
+    failure, warning = seal_status(seal, [checkpoint.entry for checkpoint in checkpoints], trail.checkpoints.name)
+    if failure:
+        raise _Failed(Failure(trail.seal, None, failure))
+    if warning:
+        report.warnings.append(warning)
+
+
+def _check_anchor(trail: TrailFiles, anchor: dict[str, Any], checkpoints: list[_Checkpoint]) -> None:
+    """The published checkpoint must be there: if not, the folder was put back to a copy older than it."""
+    counter, seq, head = anchor["counter"], anchor["seq"], anchor["head"]
+    published = f"the checkpoint published outside the trail (counter {counter}, seq {seq}, {anchor.get('time')})"
+    if counter > len(checkpoints):
+        raise _Failed(Failure(trail.checkpoints, None, (
+            f"{published} is not among the checkpoints, which end at counter {len(checkpoints)}: the trail and its "
+            "checkpoints were put back to an older copy, or cut back")))
+    mine = checkpoints[counter - 1]
+    if (mine.seq, mine.head) != (seq, head):
+        raise _Failed(Failure(mine.file, mine.line, (
+            f"differs from {published}: seq {mine.seq} where {seq} was published; the checkpoints were rewritten")))
+
+
+def _line_blocks(file: Path) -> Iterator[tuple[list[bytes], bytes, bool]]:
+    """The file's whole lines a block at a time: (lines, the block read, whether the first line began in the
+    block before). Raises _Unexpected when the file does not end with a newline."""
+    with file.open("rb", buffering=0) as handle:
+        rest = b""
+        while chunk := handle.read(_BLOCK):
+            lines = chunk.split(b"\n")
+            joined = bool(rest)
+            if joined:
+                lines[0] = rest + lines[0]
+            rest = lines.pop()
+            if lines:
+                yield lines, chunk, joined
+    if rest:
+        raise _Unexpected
+
+
+def _fast_walk(report: VerifyReport, checkpoints: list[_Checkpoint], vouched: int) -> _Walked:
+    """Check the chain a block at a time on raw bytes. Lines up to seq ``vouched`` (covered by authenticated
+    checkpoints) are not parsed: the chain up to a signed head fixes every byte of them. Raises _Unexpected
+    at anything out of the ordinary, for :func:`_walk` to name."""
+    heads = {checkpoint.seq: checkpoint.head.encode() for checkpoint in checkpoints}
+    order, due = [checkpoint.seq for checkpoint in checkpoints], 0  # rising (checked on loading)
+    tail_from = checkpoints[-1].seq if checkpoints else 0
+    walked = _Walked()
+    prev, seq = GENESIS.encode(), 0
+    for file in report.files:
+        walked.starts.append((seq + 1, file))
+        walked.lines_in_last = 0
+        for lines, block, joined in _line_blocks(file):
+            digests = b"".join([sha256(line).digest() for line in lines]).hex().encode()
+            prevs = b"".join(map(_prev_hash, lines))
+            if prevs[:64] != prev or prevs[64:] != digests[:-64]:
+                raise _Unexpected
+            count = len(lines)
+            while due < len(order) and order[due] <= seq + count:  # the checkpoints in this block
+                offset = (order[due] - seq - 1) * 64
+                if digests[offset : offset + 64] != heads[order[due]]:
+                    raise _Unexpected
+                due += 1
+            _check_marks(lines, block, joined, seq, heads)
+            for index in range(max(vouched - seq, 0), count):
+                event = _parsed(lines[index], seq + index + 1)
+                if event.get("step") == CHECKPOINT_STEP and seq + index + 1 not in heads:
+                    raise _Unexpected
+                if seq + index + 1 > tail_from:
+                    walked.note_tail(event.get("time"))
+            prev = digests[-64:]
+            seq += count
+            walked.lines_in_last += count
+    report.events = report.last_seq = seq
+    return walked
+
+
+def _check_marks(lines: list[bytes], block: bytes, joined: bool, seq: int, heads: dict[int, bytes]) -> None:
+    """Every checkpoint event among the lines must have its checkpoint (a line that mentions the step in some
+    other way is left to the line-by-line walk). Found in the block read, the lines' n-th newline ends line n."""
+    at = block.find(_MARK)
+    index, counted = 0, 0
+    while at >= 0:
+        index += block.count(b"\n", counted, at)
+        counted = at
+        if index < len(lines) and seq + index + 1 not in heads:
+            raise _Unexpected
+        at = block.find(_MARK, at + 1)
+    if joined and _MARK in lines[0] and seq + 1 not in heads:  # the first line began in the block before
+        raise _Unexpected
+
+
+def _parsed(line: bytes, seq: int) -> dict[str, Any]:
+    """A line the checkpoints do not vouch for: a JSON object, its seq and prev where the fast walk read them."""
+    try:
+        event = orjson.loads(line)
     except ValueError:
-        return None
-    if not (isinstance(entry, dict) and type(entry.get("seq")) is int and entry["seq"] >= 1
-            and isinstance(entry.get("head"), str) and len(entry["head"]) == 64
-            and isinstance(entry.get("hmac"), str | None) and isinstance(entry.get("key_id"), str | None)):
-        return None
-    return entry
+        raise _Unexpected from None
+    if type(event) is not dict or event.get("seq") != seq or event.get("prev") != _prev_hash(line).decode("ascii", "replace"):
+        raise _Unexpected
+    return event
 
 
-def _authenticate(entry: dict[str, Any], keys: dict[str, bytes]) -> str | None:
-    if entry["hmac"] is None:
-        return "an unsigned checkpoint in a trail checked with a key: it may have been written by a forger"
-    key = keys.get(entry["key_id"] or "")
-    if key is None:
-        return (f"signed with a key that was not given (key id {entry['key_id']}); after a key rotation, "
-                "give the old key in CLERK_AUDIT_HMAC_PREVIOUS_KEYS")
-    if not compare_digest(checkpoint_mac(entry, key), entry["hmac"]):
-        return "its HMAC does not match: the checkpoint was altered, or forged without the key"
-    return None
-
-
-def _lines(files: list[Path]) -> Iterator[tuple[Path, int, bytes]]:
+def _lines(files: list[Path], walked: _Walked) -> Iterator[tuple[Path, int, bytes]]:
+    seq = 0
     for file in files:
+        walked.starts.append((seq + 1, file))
+        walked.lines_in_last = 0
         with file.open("rb") as handle:
             for number, raw in enumerate(handle, 1):
+                walked.lines_in_last = number
+                seq += 1
                 yield file, number, raw
 
 
-def _walk(report: VerifyReport, checkpoints: dict[int, list[_Checkpoint]]) -> None:
-    """Follow the chain line by line; raise _Failed at the first line that breaks it."""
+def _walk(report: VerifyReport, checkpoints: list[_Checkpoint]) -> _Walked:
+    """Follow the chain line by line, parsing each; raise _Failed at the first line that breaks it."""
+    by_seq = {checkpoint.seq: checkpoint for checkpoint in checkpoints}
+    tail_from = checkpoints[-1].seq if checkpoints else 0
+    walked = _Walked()
     prev_hash, before_prev = GENESIS, None
     prev_seq, prev_at = 0, None
     last_good = 0
     checkpoints_name = TrailFiles(report.path).checkpoints.name
-    file, number = report.files[-1], 0
-    lines = _lines(report.files)
+    lines = _lines(report.files, walked)
     for file, number, raw in lines:
         if not raw.endswith(b"\n"):
             raise _Failed(Failure(file, number, "an incomplete line: the file was cut mid-line or a write was torn"))
@@ -170,25 +360,74 @@ def _walk(report: VerifyReport, checkpoints: dict[int, list[_Checkpoint]]) -> No
         if seq != prev_seq + 1:
             raise _Failed(Failure(file, number, f"seq {seq!r} where {prev_seq + 1} was due: the line was edited or inserted"))
         digest = sha256(body).hexdigest()
-        for checkpoint in checkpoints.get(seq, ()):
+        checkpoint = by_seq.get(seq)
+        if checkpoint is not None:
             if checkpoint.head != digest:
                 since = f"seq {last_good}" if last_good else "the start"
                 raise _Failed(Failure(file, number, (
                     f"does not match the checkpoint at {checkpoint.file.name}:{checkpoint.line} (seq {seq}): this line "
                     f"was altered, or the trail was edited and re-chained somewhere after {since}")))
             last_good = seq
-        if event.get("step") == CHECKPOINT_STEP and seq not in checkpoints:
+        if event.get("step") == CHECKPOINT_STEP and checkpoint is None:
             raise _Failed(Failure(file, number, f"records a checkpoint that is missing from {checkpoints_name}"))
+        if seq > tail_from:
+            walked.note_tail(event.get("time"))
         before_prev, prev_hash, prev_seq, prev_at = prev_hash, digest, seq, (file, number)
         report.events += 1
     report.last_seq = prev_seq
-    beyond = [checkpoint for seq in checkpoints if seq > prev_seq for checkpoint in checkpoints[seq]]
-    if beyond:
-        furthest = max(beyond, key=lambda checkpoint: checkpoint.seq)
-        raise _Failed(Failure(file, number + 1, (
-            f"the trail ends at seq {prev_seq} but {furthest.file.name}:{furthest.line} covers seq {furthest.seq}: "
-            f"{furthest.seq - prev_seq} line(s) were cut off the end")))
-    report.events_after_last_checkpoint = prev_seq - max(checkpoints, default=0)
+    return walked
+
+
+def _check_end(report: VerifyReport, checkpoints: list[_Checkpoint], walked: _Walked) -> None:
+    """A checkpoint beyond the trail's last line: lines were cut off, or the trail was put back to an older copy."""
+    if checkpoints and checkpoints[-1].seq > report.last_seq:
+        furthest = checkpoints[-1]
+        raise _Failed(Failure(report.files[-1], walked.lines_in_last + 1, (
+            f"the trail ends at seq {report.last_seq} but {furthest.file.name}:{furthest.line} covers seq {furthest.seq}: "
+            f"{furthest.seq - report.last_seq} line(s) were cut off the end, or the trail was put back to an older copy")))
+
+
+def _check_stretches(report: VerifyReport, checkpoints: list[_Checkpoint], walked: _Walked, given: SealPolicy) -> None:
+    """Writers seal before a stretch outgrows their policy: a longer one means checkpoints were removed. After
+    the last checkpoint, a tail the policy allows is what a crash (or a writer still at work) leaves."""
+    before_seq, before_limit = 0, 0
+    for index, checkpoint in enumerate(checkpoints):
+        entry = checkpoint.entry
+        limit = max(entry["seal_every_events"], before_limit)  # a stretch either policy allows (after a change)
+        if entry["seq"] - before_seq > limit:
+            since = f"checkpoint {checkpoints[index - 1].counter}" if index else "the start of the trail"
+            file, line = walked.locate(before_seq + limit + 1)
+            raise _Failed(Failure(file, line, (
+                f"{entry['seq'] - before_seq} events between {since} and checkpoint {entry['counter']} "
+                f"(seq {before_seq + 1}..{entry['seq']}), more than the {limit} after which writers seal: "
+                "the checkpoints that sealed them were removed")))
+        before_seq, before_limit = entry["seq"], entry["seal_every_events"]
+    unsealed = report.last_seq - before_seq
+    report.events_after_last_checkpoint = unsealed
+    if not unsealed:
+        return
+    limit = checkpoints[-1].policy if checkpoints else given
+    file, line = walked.locate(before_seq + 1)
+    span = _span_ms(walked.tail_times)
+    after = f"after checkpoint {checkpoints[-1].counter}" if checkpoints else "with no checkpoint at all"
+    if limit.allows(unsealed, span):
+        report.warnings.append(
+            f"{unsealed} event(s) {after} are not sealed yet (from {file.name}:{line}): a writer is still at work, "
+            "or stopped (a crash) before sealing them; lines cut from there could not be told")
+        return
+    spread = f"{span / 1000:g} s apart" if span is not None else "at times that cannot be read"
+    raise _Failed(Failure(file, line, (
+        f"{unsealed} event(s) {after}, {spread}: more than a crash leaves unsealed ({limit.describe()}). "
+        "The checkpoints that sealed them were deleted (and the seal put back to an older copy), or the trail "
+        "was written by something that does not seal")))
+
+
+def _span_ms(times: list[Any]) -> int | None:
+    try:
+        first, last = (epoch_ms(datetime.fromisoformat(time)) for time in (times[0], times[-1]))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return last - first
 
 
 def _broken_link(file: Path, number: int, seq: Any, prev: Any, prev_hash: str, before_prev: str | None,

@@ -142,6 +142,11 @@ class AuditSettings(_Section):
     """JSON-lines audit trail, hash-chained; older days rotate beside it (runbooks/audit.md)."""
     hmac_key_block: str | None = None
     """Name of a Prefect Secret block holding the checkpoint key, used when ``CLERK_AUDIT_HMAC_KEY`` is unset."""
+    seal_every_events: int = Field(default=10_000, ge=1)
+    """The trail seals itself (a signed checkpoint) at every item's end, and before more events than this would
+    follow the last seal. ``clerk audit verify`` takes an unsealed tail up to this long as a crash."""
+    seal_every_s: float = Field(default=60.0, gt=0)
+    """...and before an event this many seconds or more after the first unsealed one (verify likewise)."""
 
 
 class BrowserOptions(_Section):

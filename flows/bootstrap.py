@@ -180,7 +180,9 @@ def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     parts = {
         "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings, overrides.get("secrets")),
         "ledger": overrides.pop("ledger", None) or SqliteLedger(settings.ledger.path),
-        "audit": overrides.pop("audit", None) or AuditTrail(settings.audit.path, key=audit_key(settings)),
+        "audit": overrides.pop("audit", None) or AuditTrail(
+            settings.audit.path, key=audit_key(settings),
+            seal_every_events=settings.audit.seal_every_events, seal_every_s=settings.audit.seal_every_s),
     }
     return Services(settings=settings, **parts, **overrides)
 

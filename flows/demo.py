@@ -134,7 +134,9 @@ def run_demo(workdir: Path = DEMO_DIR, *, seed: int = 2026, console: Console | N
 
             def work():
                 services = bootstrap(settings, mailbox=mailbox, secrets=Secrets(casebook_password=password),
-                                     audit=AuditTrail(settings.audit.path, key=audit_key_bytes))
+                                     audit=AuditTrail(settings.audit.path, key=audit_key_bytes,
+                                                      seal_every_events=settings.audit.seal_every_events,
+                                                      seal_every_s=settings.audit.seal_every_s))
                 with use_services(services), quiet_prefect_console():
                     return intake()
 

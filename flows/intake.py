@@ -19,7 +19,6 @@ import time
 from collections import defaultdict
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from connectors.errors import BusinessError, ClerkError
@@ -27,6 +26,7 @@ from connectors.errors import SystemError as ClerkSystemError
 from connectors.ledger import clerk_reference
 from connectors.mail import unreadable_error
 from flows import replies
+from flows.audit_anchor import publish_checkpoint
 from flows.blue_badge import blue_badge
 from flows.bootstrap import Services, current_services
 from flows.claiming import Claimed, claim_new_mail, recover_stranded
@@ -157,12 +157,6 @@ def process_claimed(services: Services, claimed: list[Claimed]) -> list[ItemResu
 
 
 def seal_audit_trail(services: Services) -> None:
-    """Write an audit checkpoint (last sequence number and head hash, HMAC-signed) outside the log, and
-    publish it as an artifact: cutting lines off the end of the trail, or rewriting it, is then detected."""
-    checkpoint = services.audit.checkpoint(str(flow_run.id or "local"))
-    create_table_artifact(
-        key="audit-checkpoint",
-        table=[{"last seq": checkpoint["seq"], "head hash": checkpoint["head"], "file": checkpoint["file"],
-                "signed": "yes" if checkpoint.get("hmac") else "no (no key)", "time": checkpoint["time"]}],
-        description="Check the audit trail with: clerk audit verify",
-    )
+    """Write an audit checkpoint (counter, last sequence number and head hash, HMAC-signed) outside the log,
+    and publish it as an artifact: the anchor that shows the audit folder was put back to an older copy."""
+    publish_checkpoint(services.audit.checkpoint(str(flow_run.id or "local")))

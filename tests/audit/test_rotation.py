@@ -99,7 +99,8 @@ def test_two_writers_crossing_midnight_rotate_once(tmp_path):
     two.record("d", "ok")  # finds the new file and writes on after c
     one.close()
     two.close()
-    assert sorted(file.name for file in tmp_path.glob("audit*.jsonl")) == ["audit.2026-03-01.jsonl", "audit.jsonl"]
+    assert sorted(file.name for file in tmp_path.glob("audit*.jsonl")) == [
+        "audit.2026-03-01.jsonl", "audit.checkpoints.jsonl", "audit.jsonl"]
     assert [event["step"] for event in iter_events(path)] == ["a", "b", "c", "d"]
     assert verify(path).ok
 

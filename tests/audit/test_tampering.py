@@ -6,7 +6,17 @@ import json
 import pytest
 
 from connectors.audit_verify import verify
-from tests.audit.trails import KEY, edit, lines, rechain, write_lines, write_trail
+from tests.audit.trails import (
+    KEY,
+    checkpoints_of,
+    edit,
+    lines,
+    rechain,
+    write_checkpoints,
+    write_lines,
+    write_seal,
+    write_trail,
+)
 
 
 @pytest.fixture
@@ -117,30 +127,41 @@ def test_a_re_chained_file_with_rewritten_checkpoints_fails_their_hmac(trail):
     content[4] = edit(content[4], b'"number":5,', b'"number":55,')
     content = rechain(content)
     write_lines(trail, content)
-    checkpoints = trail.with_name("audit.checkpoints.jsonl")
-    entry = json.loads(checkpoints.read_bytes())
+    entry = checkpoints_of(trail)[0]
     entry["head"] = hashlib.sha256(content[-1].rstrip(b"\n")).hexdigest()
-    checkpoints.write_text(json.dumps(entry) + "\n")
+    write_checkpoints(trail, [entry])
+    write_seal(trail, entry)
     file, line, reason = failure_at(trail)
     assert (file, line) == ("audit.checkpoints.jsonl", 1)
     assert "HMAC" in reason
     # The forger cannot sign, so stripping the signature fails too, when verify has the key...
-    checkpoints.write_text(json.dumps(entry | {"hmac": None}) + "\n")
+    write_checkpoints(trail, [entry | {"hmac": None}])
+    write_seal(trail, entry | {"hmac": None})
     assert "unsigned" in failure_at(trail)[2]
     # ...and without the key the checkpoints are only consistency checks, which verify says out loud.
     report = verify(trail)
     assert report.ok and "not authenticated" in report.warnings[0]
 
 
-def test_a_deleted_checkpoint_is_noticed_at_the_event_that_recorded_it(trail):
+def test_emptied_checkpoints_leave_the_seal_ahead_of_them(trail):
     trail.with_name("audit.checkpoints.jsonl").write_text("")
     file, line, reason = failure_at(trail)
+    assert (file, line) == ("audit.seal.json", None)
+    assert "the seal records checkpoint 1 (seq 11" in reason and "ends at checkpoint 0" in reason
+
+
+def test_a_deleted_checkpoint_and_seal_are_noticed_at_the_event_that_recorded_the_checkpoint(trail):
+    trail.with_name("audit.checkpoints.jsonl").write_text("")
+    trail.with_name("audit.seal.json").unlink()
+    file, line, reason = failure_at(trail)
     assert (file, line) == ("audit.jsonl", 11)
-    assert "missing" in reason
+    assert reason == "records a checkpoint that is missing from audit.checkpoints.jsonl"
 
 
 def test_a_deleted_checkpoints_file_is_noticed(trail):
     trail.with_name("audit.checkpoints.jsonl").unlink()
+    assert failure_at(trail)[:2] == ("audit.seal.json", None)
+    trail.with_name("audit.seal.json").unlink()
     assert failure_at(trail)[:2] == ("audit.jsonl", 11)
 
 
@@ -159,6 +180,9 @@ def test_an_altered_checkpoint_without_a_key_still_fails_against_the_trail(tmp_p
     checkpoints = path.with_name("audit.checkpoints.jsonl")
     entry = json.loads(checkpoints.read_bytes())
     checkpoints.write_text(json.dumps(entry | {"head": "f" * 64}) + "\n")
+    assert failure_at(path, key=None) == ("audit.seal.json", None, (
+        "the seal does not match checkpoint 1 (audit.checkpoints.jsonl:1): one of them was altered"))
+    write_seal(path, entry | {"head": "f" * 64})
     assert failure_at(path, key=None)[:2] == ("audit.jsonl", 11)
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from connectors.audit import AuditTrail, iter_events
 from connectors.audit_chain import AuditTrailDamaged, AuditUnavailable, checkpoint_mac, key_id
+from connectors.audit_seal import SealPolicy
 from connectors.audit_verify import verify
 from connectors.errors import ConfigError
 from tests.audit.trails import KEY, day, edit, write_trail
@@ -63,12 +64,20 @@ def test_without_a_key_checkpoints_are_unauthenticated_and_verify_says_so(tmp_pa
     assert not verify(path, KEY).ok  # once a key is in use, an unsigned checkpoint is a failure
 
 
-def test_a_trail_with_no_checkpoints_verifies_with_a_warning(tmp_path):
+def test_a_short_trail_with_no_checkpoint_is_what_a_crash_leaves_a_long_one_is_not(tmp_path):
     path = tmp_path / "audit.jsonl"
     write_trail(path, checkpoint=False)
+    path.with_name("audit.checkpoints.jsonl").unlink()  # as if the writer died before it sealed anything
+    path.with_name("audit.seal.json").unlink()
     report = verify(path, KEY)
     assert report.ok and report.events_after_last_checkpoint == 10
-    assert "no checkpoints" in report.warnings[0]
+    assert report.warnings == ["10 event(s) with no checkpoint at all are not sealed yet (from audit.jsonl:1): a "
+                               "writer is still at work, or stopped (a crash) before sealing them; lines cut from "
+                               "there could not be told"]
+    report = verify(path, KEY, policy=SealPolicy(events=9))
+    assert (report.failure.file.name, report.failure.line) == ("audit.jsonl", 1)
+    assert report.failure.reason.startswith("10 event(s) with no checkpoint at all, ")
+    assert "s apart: more than a crash leaves unsealed (9 events within 60 s)" in report.failure.reason
 
 
 def test_after_a_key_rotation_old_checkpoints_verify_with_the_previous_key(tmp_path):

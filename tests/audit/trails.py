@@ -41,6 +41,23 @@ def write_trail(path: Path, events: int = 10, *, key: bytes | None = KEY, checkp
     return trail
 
 
+def checkpoints_of(path: Path) -> list[dict]:
+    """The checkpoints beside the trail at ``path``, in file order."""
+    return [json.loads(line) for line in path.with_name("audit.checkpoints.jsonl").read_bytes().splitlines()]
+
+
+def write_checkpoints(path: Path, entries: list[dict]) -> None:
+    path.with_name("audit.checkpoints.jsonl").write_bytes(b"".join(json.dumps(entry).encode() + b"\n" for entry in entries))
+
+
+def seal_of(path: Path) -> dict:
+    return json.loads(path.with_name("audit.seal.json").read_bytes())
+
+
+def write_seal(path: Path, entry: dict) -> None:
+    path.with_name("audit.seal.json").write_text(json.dumps(entry) + "\n")
+
+
 def lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 

@@ -1,6 +1,8 @@
-"""A worker process that writes a trail (run by tests/audit/test_writers.py in spawned processes)."""
+"""Worker processes that write a trail (run in spawned processes by tests/audit/test_writers.py and test_crash.py)."""
 
 from __future__ import annotations
+
+import threading
 
 from connectors.audit import AuditTrail
 from tests.audit.trails import KEY
@@ -16,3 +18,32 @@ def write_events(path: str, writer: str, count: int, barrier) -> None:
         events("step", "ok", writer=writer, number=number)
     trail.checkpoint(writer)
     trail.close()
+
+
+def write_and_hang(path: str, sealed: int, unsealed: int, ready) -> None:
+    """Write ``sealed`` events and flush (a seal), then ``unsealed`` more; say so, and wait to be killed."""
+    trail = AuditTrail(path, actor="doomed", key=KEY)
+    events = trail.bind(run="doomed", reference="CLK-doomed")
+    for number in range(sealed):
+        events("step", "ok", number=number)
+    events.flush()
+    for number in range(sealed, sealed + unsealed):
+        events("step", "ok", number=number)
+    ready.set()
+    threading.Event().wait()  # never set: the test kills this process
+
+
+def write_flat_out(path: str, started) -> None:
+    """Write, flush and checkpoint without pause until killed."""
+    trail = AuditTrail(path, actor="busy", key=KEY, seal_every_events=7)
+    events = trail.bind(run="busy", reference="CLK-busy")
+    number = 0
+    while True:
+        number += 1
+        events("step", "ok", number=number)
+        if number % 5 == 0:
+            events.flush()
+        if number % 23 == 0:
+            trail.checkpoint("busy")
+        if number == 50:
+            started.set()

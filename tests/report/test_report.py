@@ -41,7 +41,7 @@ def refs(emails, letters: str) -> list[str]:
 
 def test_the_reader_takes_every_file_of_the_trail_in_name_order(batch, tmp_path: Path) -> None:
     _, events = batch
-    files = sorted((tmp_path / "audit").glob("*.jsonl"))
+    files = sorted(file for file in (tmp_path / "audit").glob("*.jsonl") if file.name != "audit.checkpoints.jsonl")
     assert len(files) > 5  # one file a day, rotated by the trail
     assert events == [json.loads(line) for file in files for line in file.read_text().splitlines()]
     assert [event["seq"] for event in events] == list(range(1, len(events) + 1))  # name order is chain order
