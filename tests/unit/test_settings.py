@@ -41,6 +41,7 @@ def test_environment_variable_picks_the_file(tmp_path, monkeypatch):
         ("processes:\n  blue_badge:\n    minutes_per_item: -5\n", "processes.blue_badge.minutes_per_item", "greater"),
         ("casebook:\n  password: hunter2\n", "casebook.password", "secrets do not belong"),
         ("mailbox:\n  kind: carrier-pigeon\n", "mailbox.kind", "local"),
+        ("documents:\n  parser_time_s: 90\n", "documents.parser_wall_s", "more than parser_time_s"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path, text, key, words):
