@@ -29,7 +29,7 @@ from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NumberObject
 
-from connectors.documents.pdf_active import refuse_active_content
+from connectors.documents.pdf_active import may_have_active_content, refuse_active_content
 from connectors.errors import (
     AttachmentActiveContent,
     AttachmentBomb,
@@ -260,7 +260,7 @@ def inspect_pdf(data: bytes, max_pages: int) -> int:
         if reader.is_encrypted:
             raise AttachmentEncrypted(PDF_ENCRYPTED)
         pages = _page_count(reader)
-        if pages <= max_pages:
+        if pages <= max_pages and may_have_active_content(data):
             refuse_active_content(reader)
     except UnreadableAttachment:
         raise

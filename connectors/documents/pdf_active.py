@@ -20,7 +20,8 @@ field's formatting script made only of calls to Acrobat's built-in AF functions 
 (/URI) are allowed, as hyperlinks are in Word.
 
 :func:`refuse_active_content` runs inside a parser worker (``guard.inspect_pdf``), under its caps; the walk
-is bounded in objects visited and never follows a reference twice.
+is bounded in objects visited and never follows a reference twice. :func:`may_have_active_content` clears
+most files from their bytes alone first.
 """
 
 from __future__ import annotations
@@ -92,6 +93,20 @@ class _Walk:
             yield from resolved
         elif resolved is not None:
             yield resolved
+
+
+# Every name active content needs, and the marks of what a byte search cannot see through: a name spelled with
+# #-escapes, and object streams (compressed dictionaries). False alarms only cost the full walk.
+_ACTIVE_NAMES = re.compile(rb"/(?:JS|JavaScript|AA|OpenAction|Launch|SubmitForm|ImportData|GoTo[RE]|RichMedia"
+                           rb"|EmbeddedFile|AF|FileAttachment|3D|XFA|ObjStm)")  # fmt: skip
+_ESCAPED_NAME = re.compile(rb"/[^\s/\[\]<>(){}%]*#[0-9A-Fa-f]{2}")
+
+
+def may_have_active_content(data: bytes) -> bool:
+    """Whether the walk is needed: False only when the file's bytes hold none of the names active content
+    needs, no name spelled with an escape and no object stream. Every dictionary outside an object stream
+    is written out plainly, so most forms (which carry none of these) are cleared without parsing."""
+    return _ACTIVE_NAMES.search(data) is not None or _ESCAPED_NAME.search(data) is not None
 
 
 def refuse_active_content(reader: PdfReader) -> None:

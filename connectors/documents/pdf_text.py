@@ -156,6 +156,7 @@ Matrix = list[float]
 _IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
 _CURVES_AND_LINES = {b"m", b"l", b"c", b"v", b"y"}
 _PAINT = {b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
+_DRAWING = _CURVES_AND_LINES | _PAINT | {b"re", b"n", b"Do", b"INLINE IMAGE"}
 
 
 class _PageVisitor:
@@ -179,8 +180,10 @@ class _PageVisitor:
         return self.frames[-1] if self.frames[-1]["begun"] else self.frames[-2]
 
     def before(self, operator: bytes, operands: list, cm: Matrix, tm: Matrix) -> None:
-        self.frames[-1]["begun"] = True
         frame = self.frames[-1]
+        frame["begun"] = True
+        if operator not in _DRAWING:
+            return
         user = _then([float(value) for value in cm], frame["to_page"])
         if operator == b"Do":
             self.frames.append(self._enter(frame, operands, user))

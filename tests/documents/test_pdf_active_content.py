@@ -17,6 +17,7 @@ from pypdf.generic import ArrayObject
 from connectors.documents.extract import read_form
 from connectors.documents.guard import DocumentLimits, check, inspect_pdf
 from connectors.documents.parser_pool import ParserPool, guarded
+from connectors.documents.pdf_active import may_have_active_content
 from connectors.errors import AttachmentActiveContent, UnreadableAttachment
 from sandbox.documents import printed_blue_badge_pdf
 from sandbox.forms import applicant
@@ -88,3 +89,11 @@ def test_the_guarded_path_refuses_active_content_before_the_parse(limits: Docume
     assert caught.value.reasons[0].startswith("form.pdf: The PDF contains scripts")
     assert guarded(hostile.benign_pdf("open at page 1 (as Word writes)"), "form.pdf", tasks.page_count,
                    limits=limits, pool=pool) == 2  # fmt: skip
+
+
+def test_most_forms_are_cleared_from_their_bytes_and_anything_that_could_hide_a_name_is_walked() -> None:
+    assert not may_have_active_content(hostile.good_pdf())  # no walk for the council's own form
+    assert all(may_have_active_content(hostile.active_pdf(kind)) for kind in hostile.ACTIVE_PDFS)
+    assert may_have_active_content(hostile.javascript_under_an_escaped_name())  # /Java#53cript: an escape
+    assert may_have_active_content(b"%PDF-1.7\n1 0 obj << /Type /ObjStm /N 3 /First 20 >> stream")  # compressed
+    assert may_have_active_content(b"%PDF-1.7\n1 0 obj << /Open#41ction 2 0 R >>")
