@@ -217,7 +217,8 @@ def _from_scan(reader: PdfReader, form: FormDefinition, ocr: bool | None, pages:
         values, unreadable = _typed(reading, form, ocr=True)
         return Extracted(values, "ocr", list(values), pages, reading.version, unreadable)
     if sum(len(segment.text.split()) for page in segments for segment in page) >= _WORDS_IN_A_READABLE_SCAN:
-        guess = _other_form(form, lambda other: len(read_layout(segments, other).values) if other.anchored(words) else 0)
+        guess = _other_form(form, lambda other: len(read_layout(segments, other).values) if other.anchored(words)
+                            else 0)  # fmt: skip
         raise _not_recognised("scanned PDF", form, guess or reading.looks_like)
     raise AttachmentScanned(
         "The form is a scanned image and Clerk could not read enough of it. "
