@@ -9,12 +9,12 @@ STAMP := $(VENV)/.installed
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test setup browser ocr lint bench lock clean
+.PHONY: demo test setup browser ocr pdftools lint bench lock clean
 
 demo: setup
 	$(BIN)/clerk demo
 
-test: setup
+test: setup pdftools
 	$(BIN)/python -m pytest -q
 
 setup: $(STAMP) browser ocr
@@ -51,6 +51,13 @@ ocr:
 		echo "Installing Debian's tesseract-ocr (reads scanned forms)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; }
+
+# The tests flatten PDF forms as staff's tools do: Debian's qpdf and pdftocairo (poppler-utils), if missing.
+pdftools:
+	@command -v qpdf >/dev/null && command -v pdftocairo >/dev/null || { \
+		echo "Installing Debian's qpdf and poppler-utils (the tests flatten PDF forms with them)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq qpdf poppler-utils >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .

@@ -195,7 +195,8 @@ def main() -> None:
     print(f"{'bomb':<36}{'refused as':<30}{'seconds':>8}{'worker MB':>11}")
     for name, code, seconds, peak in refusals:
         print(f"{name:<36}{code:<30}{seconds:>8.3f}{(f'{peak:.0f}' if peak else '-'):>11}")
-    print(f"aim: guarded/plain <= 1.25; memory cap {limits.parser_memory_mb} MB, time limit {limits.parser_time_s:g} s")
+    print(f"aim: guarded/plain <= 1.25; memory cap {limits.parser_memory_mb} MB, CPU allowance "
+          f"{limits.parser_time_s:g} s, clock limit {limits.parser_wall_s:g} s")
     figures = {
         "forms": n,
         "parser": args.parser,

@@ -158,6 +158,13 @@ class SystemError(ClerkError):  # noqa: A001 - deliberately Clerk's own, see mod
     retryable = True
 
 
+class DocumentReaderFailed(SystemError):
+    """Clerk's document reader failed, not the attachment: a parser process died (other than at its memory
+    cap) or was still busy past ``documents.parser_wall_s`` by the clock. Retried; never the sender's fault."""
+
+    code = "PARSER_UNAVAILABLE"
+
+
 class ApplicationUnavailable(SystemError):
     """The legacy application did not answer, or answered "System busy"."""
 

@@ -172,10 +172,12 @@ def answer(services: Services, item: Item, outcome: str, case_reference: str) ->
 OLDEST_WITHOUT_REVIEW = 100
 
 
-def review_reasons(application: BlueBadgeApplication, read_by_ocr: list[str]) -> list[str]:
-    """Warnings rather than errors: the form is valid, but a person should confirm before it is keyed."""
-    reasons = []
-    if read_by_ocr:
+def review_reasons(application: BlueBadgeApplication, form: FormRead) -> list[str]:
+    """Warnings rather than errors: the form is valid, but a person should confirm before it is keyed (boxes
+    that could not be read, names mixing alphabets, values read by OCR, an unlikely age). Field names and
+    rules only, never values."""
+    reasons = list(form.extracted.review)
+    if read_by_ocr := form.extracted.needs_confirmation:
         reasons.append(f"read by OCR from a scan: confirm {', '.join(read_by_ocr)} against the scan")
     today = date.today()
     age = today.year - application.date_of_birth.year - (
@@ -274,7 +276,7 @@ def blue_badge(email_ids: list[str]) -> list[ItemResult]:
             results[email_id] = park_failure(services, item, exc, "reading the form")
             continue
         item.application, item.fields = form.record, dict(form.extracted.values)
-        item.review = review_reasons(item.application, form.extracted.needs_confirmation)
+        item.review = review_reasons(item.application, form)
         if item.review:
             waiting.append(item)
         else:

@@ -6,6 +6,10 @@ From the same applicant values as :func:`sandbox.forms.blue_badge_pdf` (see :fun
   layout, the values as text, no fields left.
 * :func:`scanned_blue_badge_pdf`: that printed page photographed by a scanner: one greyscale JPEG per page
   and no text layer.
+* :func:`flattened_blue_badge_pdf`: the PDF form filled in and then flattened by pypdf, qpdf or
+  pdftocairo: the boxes' appearances are part of the page, no fields left.
+* :func:`means_form_pdf`: another form (a court's statement of means) asking for a name, date of birth and
+  address under the same generic labels.
 * :func:`blue_badge_docx`: the Word version of the form in three styles: a label/value table, content
   controls (text, drop-down, date picker, check box), or legacy form fields (FORMTEXT, FORMCHECKBOX,
   FORMDROPDOWN).
@@ -19,6 +23,9 @@ from __future__ import annotations
 
 import io
 import random
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,6 +37,8 @@ import docx
 import reportlab
 from docx.oxml import parse_xml
 from PIL import Image, ImageDraw, ImageFont
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import DictionaryObject, NameObject
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
@@ -51,6 +60,7 @@ from sandbox.forms import (
     _heading,
     _option,
     _text,
+    blue_badge_pdf,
 )
 
 _WIDTH, _HEIGHT = A4
@@ -239,6 +249,124 @@ def scanned_blue_badge_pdf(values: Mapping[str, object], *, dpi: int = 200) -> b
         page.image.save(jpeg, format="JPEG", quality=85, dpi=(dpi, dpi))
         canvas.drawImage(ImageReader(io.BytesIO(jpeg.getvalue())), 0, 0, width=_WIDTH, height=_HEIGHT)
         canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The PDF form filled in, then flattened: its boxes become part of the page
+# ---------------------------------------------------------------------------------------------------------
+
+FlattenTool = Literal["pypdf", "qpdf", "pdftocairo"]
+TOOL_PACKAGES = {"qpdf": "qpdf", "pdftocairo": "poppler-utils"}
+"""The Debian package of each external tool (``make pdftools`` installs them)."""
+
+
+def flattened_blue_badge_pdf(values: Mapping[str, object], tool: FlattenTool = "pypdf", *,
+                             ticks: Literal["drawn", "glyph"] = "drawn") -> bytes:  # fmt: skip
+    """The filled-in PDF form (:func:`sandbox.forms.blue_badge_pdf`) flattened, as staff's tools do it:
+
+    * ``pypdf``: ``update_page_form_field_values(..., flatten=True)``, then the boxes removed (their entries
+      stay in the form's field list, pointing at nothing, as a script written with pypdf leaves them);
+    * ``qpdf``: ``qpdf --flatten-annotations=all`` (Debian's qpdf);
+    * ``pdftocairo``: ``pdftocairo -pdf``, which redraws every page (Debian's poppler-utils), as "print to
+      PDF" does.
+
+    The form's tick box and option buttons are drawn with lines and curves (``ticks="drawn"``, reportlab's
+    way), or with ZapfDingbats characters as Acrobat writes them (``ticks="glyph"``: ✔ in a ticked box, ●
+    in the chosen option). Raises ``FileNotFoundError`` naming the package when an external tool is missing.
+    """
+    data = blue_badge_pdf(values)
+    if ticks == "glyph":
+        data = _with_glyph_ticks(data)
+    if tool == "pypdf":
+        return _flatten_with_pypdf(data)
+    command = {"qpdf": ["qpdf", "--flatten-annotations=all"], "pdftocairo": ["pdftocairo", "-pdf"]}[tool]
+    if shutil.which(command[0]) is None:
+        raise FileNotFoundError(f"{command[0]} is not installed (Debian package {TOOL_PACKAGES[tool]})")
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder, "form.pdf"), Path(folder, "flat.pdf")
+        source.write_bytes(data)
+        subprocess.run([*command, str(source), str(target)], check=True, capture_output=True)
+        return target.read_bytes()
+
+
+def _flatten_with_pypdf(data: bytes) -> bytes:
+    reader = PdfReader(io.BytesIO(data))
+    filled = {name: field.get("/V") for name, field in (reader.get_fields() or {}).items()}
+    writer = PdfWriter(clone_from=reader)
+    for page in writer.pages:
+        writer.update_page_form_field_values(page, {k: v for k, v in filled.items() if v is not None},
+                                             auto_regenerate=False, flatten=True)  # fmt: skip
+    writer.remove_annotations(subtypes="/Widget")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _with_glyph_ticks(data: bytes) -> bytes:
+    """The form with each tick box's and option button's "on" appearance replaced by a ZapfDingbats
+    character, as Acrobat draws them: ✔ (character "4") in a tick box, ● ("l") in an option."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    font = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/ZapfDingbats")}))  # fmt: skip
+    resources = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/ZaDb"): font})})
+    for page in writer.pages:
+        for annotation in page.get("/Annots", []):
+            widget = annotation.get_object()
+            if widget.get("/FT", widget.get("/Parent", {}).get("/FT") if "/Parent" in widget else None) != "/Btn":
+                continue
+            states = widget["/AP"]["/N"]
+            for state in [key for key in states if key != "/Off"]:
+                stream = states[state].get_object()
+                box = [float(value) for value in stream["/BBox"]]
+                character = b"4" if state == "/Yes" else b"l"
+                stream.set_data(b"q BT 0 g /ZaDb %.1f Tf %.1f %.1f Td (%b) Tj ET Q" % (
+                    (box[3] - box[1]) * 0.8, (box[2] - box[0]) * 0.15, (box[3] - box[1]) * 0.2, character))  # fmt: skip
+                stream[NameObject("/Resources")] = resources
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Another form with the same generic labels: a court's statement of means
+# ---------------------------------------------------------------------------------------------------------
+
+_MEANS_ROWS = (
+    ("title", "Title"), ("first_names", "First name(s)"), ("surname", "Surname"), ("date_of_birth", "Date of birth"),
+    ("ni_number", "National Insurance number"), ("address_line_1", "Address"), ("town", "Town"),
+    ("postcode", "Postcode"), ("phone", "Telephone"), ("email", "Email"), ("employer", "Employer"),
+    ("income", "Monthly income"), ("signature", "Signature"),
+)  # fmt: skip
+
+
+def means_form_pdf(values: Mapping[str, object], *, fields: bool = False) -> bytes:
+    """A county court's "Statement of means", filled in for the person in ``values``: it asks for a name,
+    date of birth, National Insurance number, address and contact details under the same generic labels as
+    the Blue Badge form, but it is not that form. ``fields``: as a PDF form whose boxes are named like the
+    Blue Badge form's (``surname``...), else printed (the answers as text)."""
+    answers = {**{key: _text(values, key) for key in LABELS}, "employer": "Northdale Bus Company",
+               "income": "£1,850.00", "signature": f"{_text(values, 'first_names')} {_text(values, 'surname')}"}  # fmt: skip
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4)
+    canvas.setTitle("Statement of means")
+    canvas.setFont("Helvetica-Bold", 18)
+    canvas.drawString(_MARGIN, _HEIGHT - 70, "Statement of means")
+    canvas.setFont("Helvetica", 9.5)
+    canvas.drawString(_MARGIN, _HEIGHT - 90, "County Court Business Centre - reply to a claim for money (form N9A)")
+    y = _HEIGHT - 130
+    for key, label in _MEANS_ROWS:
+        canvas.setFont("Helvetica", 10)
+        canvas.drawString(_MARGIN, y, label)
+        if fields:
+            canvas.acroForm.textfield(name=key, value=answers[key], x=_FIELD_X, y=y - 5, width=300, height=_FIELD_H,
+                                      borderWidth=1, fontSize=10)  # fmt: skip
+        else:
+            canvas.drawString(_FIELD_X, y, answers[key])
+        y -= _ROW
+    canvas.showPage()
     canvas.save()
     return buffer.getvalue()
 

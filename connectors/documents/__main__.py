@@ -1,7 +1,8 @@
 """``python -m connectors.documents FORM FILE``: try a form definition on a sample form.
 
 For the Continuous Improvement team (``runbooks/forms.md``): prints how the file was read, every field's
-value against its printed label (marking those a person must confirm) and the validation result. Exit
+value against its printed label (marking those a person must confirm, and boxes it could not read), what
+a supervisor would be asked to look at, and the validation result. Exit
 status 0 when valid, 1 when the form has problems, 2 when it cannot be read as that form at all. Use
 sample forms, not live ones: the values are printed to the terminal.
 """
@@ -34,11 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{definition.title}: read by {extracted.method}, {extracted.pages} page(s), "
           f"version {extracted.version or 'not printed'}")  # fmt: skip
     for key, spec in definition.fields.items():
-        value = extracted.values.get(key, "(not found)")
+        value = "(could not read)" if key in extracted.unreadable else repr(extracted.values.get(key, "(not found)"))
         confirm = "  [confirm]" if key in extracted.needs_confirmation else ""
-        print(f"  {spec.label:<32} {value!r}{confirm}")
+        print(f"  {spec.label:<32} {value}{confirm}")
+    for reason in extracted.review:
+        print(f"  For a supervisor: {reason}")
     try:
-        validate(definition, extracted.values)
+        validate(definition, extracted.values, extracted.unreadable)
     except InvalidForm as exc:
         print("Not valid:")
         for reason in exc.reasons:

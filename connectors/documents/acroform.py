@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from connectors.documents.forms import FormDefinition, choose, coerce
 from connectors.errors import AttachmentDamaged, AttachmentEncrypted, ClerkError, ConfigError
@@ -53,9 +54,50 @@ def open_pdf(data: bytes, title: str) -> PdfReader:
 
 def field_values(reader: PdfReader) -> dict[str, object]:
     """Every field by name: text as ``str``, tick boxes as ``bool``, lists and radio buttons as the chosen
-    option (``None`` if none). Push buttons are not fields anyone fills in and are left out."""
-    fields = reader.get_fields() or {}
+    option (``None`` if none). Push buttons are not fields anyone fills in and are left out.
+
+    A form flattened by a tool that removed the boxes but not their entries in the field list (pypdf's
+    ``flatten=True`` then ``remove_annotations``) leaves null fields, on which pypdf's ``get_fields``
+    fails; the fields are then walked here, skipping what is not a field."""
+    try:
+        fields = reader.get_fields() or {}
+    except (TypeError, AttributeError):
+        fields = _fields_skipping_broken(reader)
     return {name: _value(field) for name, field in fields.items() if not _is_pushbutton(field)}
+
+
+_INHERITED = ("/FT", "/Ff", "/V")
+_MAX_FIELDS = 10_000
+
+
+def _fields_skipping_broken(reader: PdfReader) -> dict[str, dict]:
+    """The terminal fields of the form by full name, with the entries they inherit, ignoring entries that
+    are not dictionaries; at most ``_MAX_FIELDS`` nodes are visited, each once."""
+    form = reader.root_object.get("/AcroForm")
+    form = form.get_object() if form is not None else None
+    listed = form.get("/Fields") if isinstance(form, DictionaryObject) else None
+    listed = listed.get_object() if listed is not None else None
+    pending: list[tuple[object, str, dict]] = [(item, "", {}) for item in reversed(listed)] \
+        if isinstance(listed, ArrayObject) else []  # fmt: skip
+    found: dict[str, dict] = {}
+    seen: set[int] = set()
+    while pending and len(seen) < _MAX_FIELDS:
+        item, parent, inherited = pending.pop()
+        node = item.get_object() if isinstance(item, IndirectObject) else item
+        if not isinstance(node, DictionaryObject) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        name = f"{parent}.{node['/T']}" if parent and "/T" in node else str(node["/T"]) if "/T" in node else parent
+        entries = {**inherited, **{key: node[key] for key in _INHERITED if key in node}}
+        kids = node.get("/Kids")
+        kids = kids.get_object() if isinstance(kids, IndirectObject) else kids
+        named_kids = [kid for kid in kids if isinstance(kid.get_object(), DictionaryObject)
+                      and "/T" in kid.get_object()] if isinstance(kids, ArrayObject) else []  # fmt: skip
+        if named_kids:
+            pending.extend((kid, name, entries) for kid in reversed(named_kids))
+        elif name:
+            found[name] = entries
+    return found
 
 
 def read_acroform(fields: dict[str, object], form: FormDefinition) -> dict[str, object]:

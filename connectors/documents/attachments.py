@@ -30,7 +30,8 @@ _DOCUMENT_TYPES = ("application/pdf", "application/msword", "application/vnd.ope
 class FormRead:
     attachment: str
     record: Any
-    """The process's validated model (for Blue Badge, a BlueBadgeApplication)."""
+    """The process's validated model (for Blue Badge, a BlueBadgeApplication). Where a box could not be read
+    (``extracted.unreadable``) it holds a stand-in a supervisor must confirm (``extracted.review``)."""
     extracted: Extracted
 
 
@@ -73,7 +74,8 @@ class FormReader:
             try:
                 extracted = guarded(attachment.data, attachment.filename, parse, definition,
                                     limits=self._settings, pool=self.pool(), max_pages=definition.max_pages)
-                found.append(FormRead(attachment.filename, validate(definition, extracted.values), extracted))
+                record = validate(definition, extracted.values, extracted.unreadable)
+                found.append(FormRead(attachment.filename, record, extracted))
             except BusinessError as exc:
                 refusals.append(exc)
         if not found:  # the form itself, wrongly filled in, says more to the sender than any other refusal

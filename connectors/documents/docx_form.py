@@ -52,6 +52,8 @@ class DocxReading:
     version: str | None
     looks_like: str | None
     pages: int
+    words: str = ""
+    """All its text and its title property, :func:`normalise` d, to look for a definition's anchors in."""
 
 
 def open_docx(data: bytes, title: str) -> WordDocument:
@@ -108,6 +110,7 @@ def read_docx(document: WordDocument, form: FormDefinition) -> DocxReading:
         version=next((v for v in form.versions if normalise(v) in all_text), None),
         looks_like=_looks_like(document),
         pages=_pages(document),
+        words=all_text + normalise(document.core_properties.title or ""),
     )
 
 

@@ -4,10 +4,18 @@
 fields, trying in turn what the document can hold:
 
 * a PDF with form fields (AcroForm), read by field name;
-* a PDF printed or flattened after filling in, read from its text layer by label and position;
+* a PDF printed or flattened after filling in, read from its text layer by label and position (text
+  inside the boxes' flattened appearances included);
 * a scanned PDF (page images, no text), read by OCR when Tesseract is installed, every value then marked
   for a person to confirm; without OCR, refused with a message asking for the form itself;
 * a Word document: label/value tables, content controls and legacy form fields.
+
+A document counts as the form when enough of its fields are found and, if the definition lists
+``anchors``, one of those phrases is in it. Every text value is cleaned (NFC, no invisible format
+characters: ``connectors.documents.characters``). What Clerk cannot be sure of is not blamed on the sender
+but put to a supervisor (``Extracted.review``): a tick box or option drawn on a printed or flattened form
+with no mark Clerk can read, or one OCR did not read, is *unreadable* (its value None, let through by
+:func:`validate`); a name mixing alphabets is flagged.
 
 :func:`read_form` then runs the definition's model validator. Both run inside the guard's parser workers
 (``connectors/documents/parser_pool.py``): they are pure functions of their arguments, which pickle, as
@@ -16,18 +24,19 @@ does what they return. Every failure is one of Clerk's errors (``connectors/erro
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from pypdf import PdfReader
 
 from connectors.documents.acroform import field_values, open_pdf, pdf_errors, read_acroform
+from connectors.documents.characters import clean, mixed_scripts
 from connectors.documents.docx_form import open_docx, read_docx
-from connectors.documents.forms import FORMS_DIR, FormDefinition, coerce, load_form
+from connectors.documents.forms import FORMS_DIR, FieldSpec, FormDefinition, coerce, load_form, normalise
 from connectors.documents.ocr import has_page_images, ocr_segments, tesseract
-from connectors.documents.pdf_text import Reading, read_layout, text_segments
+from connectors.documents.pdf_text import Reading, Segment, read_layout, read_pages
 from connectors.errors import (
     AttachmentEmpty,
     AttachmentScanned,
@@ -61,6 +70,13 @@ class Extracted:
     pages: int = 1
     version: str | None = None
     """Which of the definition's versions the document says it is, if it prints its reference."""
+    unreadable: list[str] = field(default_factory=list)
+    """Tick boxes and options Clerk could not read (drawn on a printed or flattened form with no mark it can
+    read, or missed by OCR): their value is None, :func:`validate` lets them through, and ``review`` asks
+    a supervisor to look."""
+    review: list[str] = field(default_factory=list)
+    """Why a supervisor must look before the values are used: one sentence per field, naming the field (its
+    name and printed label), never its value."""
 
 
 def extract(data: bytes, kind: Kind, form: FormDefinition | str, *, ocr: bool | None = None) -> Extracted:
@@ -79,9 +95,9 @@ def extract(data: bytes, kind: Kind, form: FormDefinition | str, *, ocr: bool | 
             f"The attachment is empty (0 bytes). Please send the completed “{definition.title}” form."
         )
     if kind == "pdf":
-        return _from_pdf(data, definition, ocr)
+        return _finish(_from_pdf(data, definition, ocr), definition)
     if kind == "docx":
-        return _from_docx(data, definition)
+        return _finish(_from_docx(data, definition), definition)
     raise ValueError(f"kind must be 'pdf' or 'docx', not {kind!r}")
 
 
@@ -89,26 +105,71 @@ def read_form(data: bytes, kind: Kind, form: FormDefinition | str, *, ocr: bool 
     """Extract the form and validate it: ``(model, extracted)``, or :class:`InvalidForm` with the reasons."""
     definition = form if isinstance(form, FormDefinition) else load_form(form)
     extracted = extract(data, kind, definition, ocr=ocr)
-    return validate(definition, extracted.values), extracted
+    return validate(definition, extracted.values, extracted.unreadable), extracted
 
 
-def validate(form: FormDefinition, values: dict[str, object]) -> Any:
-    """Run the definition's model validator; fields marked ``required`` must not be blank either."""
+def validate(form: FormDefinition, values: dict[str, object], unreadable: Collection[str] = ()) -> Any:
+    """Run the definition's model validator; fields marked ``required`` must not be blank either.
+
+    ``unreadable`` fields (see :attr:`Extracted.unreadable`) are never reported as missing or wrong: a tick
+    box is taken as ticked and an option as unanswered, for the supervisor who is asked to look. Only if
+    the model cannot be built without them is the form refused, saying Clerk could not read them."""
+    unread = [key for key in unreadable if key in form.fields]
+    given = dict(values)
+    for key in unread:
+        if form.fields[key].type == "checkbox":
+            given[key] = True
     missing = {
         spec.label: f"{spec.label} is missing. Please fill it in."
         for key, spec in form.fields.items()
-        if spec.required and (values.get(key) is None or (isinstance(values[key], str) and not values[key].strip()))
-    }
+        if spec.required and key not in unread and (given.get(key) is None or (isinstance(given[key], str)
+                                                                                and not given[key].strip()))
+    }  # fmt: skip
     try:
-        model = form.validator(dict(values))
+        model = form.validator(given)
     except InvalidForm as exc:
-        extra = [reason for label, reason in missing.items() if not any(r.startswith(label) for r in exc.reasons)]
-        if extra:
-            raise InvalidForm(exc.message, reasons=[*exc.reasons, *extra]) from exc
+        labels = tuple(form.fields[key].label for key in unread)
+        kept = [reason for reason in exc.reasons if not (labels and reason.startswith(labels))]
+        extra = [reason for label, reason in missing.items() if not any(r.startswith(label) for r in kept)]
+        if kept != exc.reasons or extra:
+            if not kept and not extra:
+                raise InvalidForm(exc.message, reasons=[_could_not_read(form.fields[key]) for key in unread]) from exc
+            raise InvalidForm(exc.message, reasons=[*kept, *extra]) from exc
         raise
     if missing:
         raise InvalidForm(f"The “{form.title}” form has problems.", reasons=list(missing.values()))
     return model
+
+
+def _could_not_read(spec: FieldSpec) -> str:
+    return (f"{spec.label}: Clerk could not read this box on a printed, flattened or scanned copy of the form. "
+            "Please send the form as it was filled in on screen (the PDF or Word file itself).")  # fmt: skip
+
+
+# --- what every reading ends with ----------------------------------------------------------------------
+
+
+def _finish(extracted: Extracted, form: FormDefinition) -> Extracted:
+    """Clean every text value and say what a supervisor must look at."""
+    values = {key: " ".join(clean(value).split()) if isinstance(value, str) else value
+              for key, value in extracted.values.items()}  # fmt: skip
+    review = [_unreadable_sentence(key, form.fields[key]) for key in extracted.unreadable]
+    for key, value in values.items():
+        spec = form.fields.get(key)
+        alphabets = mixed_scripts(value) if spec is not None and spec.type == "text" and isinstance(value, str) else []
+        if alphabets:
+            review.append(f"{key}: the “{spec.label}” mixes letters of different alphabets ({' and '.join(alphabets)}), "
+                          "so it may not be what it looks like; check it against the form")  # fmt: skip
+    return replace(extracted, values=values, review=review)
+
+
+def _unreadable_sentence(key: str, spec: FieldSpec) -> str:
+    if spec.type == "checkbox":
+        return (f"{key}: could not read the “{spec.label}” tick box (a printed, flattened or scanned form): check "
+                f"it on the form; approve only if it is ticked (when correcting other fields, give {key}=Yes "
+                "too), otherwise reject")  # fmt: skip
+    return (f"{key}: could not read which “{spec.label}” option is marked (a printed, flattened or scanned form): "
+            f"check it on the form and correct {key} to the option marked; approving leaves it unanswered")  # fmt: skip
 
 
 # --- PDF ---------------------------------------------------------------------------------------------
@@ -121,17 +182,22 @@ def _from_pdf(data: bytes, form: FormDefinition, ocr: bool | None) -> Extracted:
         _check_pages(pages, form)
         fields = field_values(reader)
         found = read_acroform(fields, form)
-        segments = text_segments(reader)
-        reading = read_layout(segments, form)
-        if len(found) >= form.min_fields_found:
+        layers = read_pages(reader)
+        segments = [layer.segments for layer in layers]
+        reading = read_layout(segments, form, [layer.drawings for layer in layers])
+        words = _words(segments)
+        if len(found) >= form.min_fields_found and form.anchored(words):
             return Extracted(found, "acroform", [], pages, reading.version)
-        if len(reading.values) >= form.min_fields_found:
-            return Extracted(_typed(reading, form), "text", [], pages, reading.version)
+        if len(reading.values) >= form.min_fields_found and form.anchored(words):
+            values, unreadable = _typed(reading, form, ocr=False)
+            return Extracted(values, "text", [], pages, reading.version, unreadable)
         text = sum(len(segment.text) for page in segments for segment in page)
         if text < _SCAN_TEXT_PER_PAGE * pages and has_page_images(reader):
             return _from_scan(reader, form, ocr, pages)
 
     def probe(other: FormDefinition) -> int:
+        if not other.anchored(words):
+            return 0
         return max(len(read_acroform(fields, other)), len(read_layout(segments, other).values))
 
     guess = _other_form(form, probe)
@@ -146,11 +212,13 @@ def _from_scan(reader: PdfReader, form: FormDefinition, ocr: bool | None, pages:
     with pdf_errors(form.title):
         segments = ocr_segments(reader)
     reading = read_layout(segments, form)
-    if len(reading.values) >= form.min_fields_found:
-        values = _typed(reading, form)
-        return Extracted(values, "ocr", list(values), pages, reading.version)
+    words = _words(segments)
+    if len(reading.values) >= form.min_fields_found and form.anchored(words):
+        values, unreadable = _typed(reading, form, ocr=True)
+        return Extracted(values, "ocr", list(values), pages, reading.version, unreadable)
     if sum(len(segment.text.split()) for page in segments for segment in page) >= _WORDS_IN_A_READABLE_SCAN:
-        guess = _other_form(form, lambda other: len(read_layout(segments, other).values))
+        guess = _other_form(form, lambda other: len(read_layout(segments, other).values) if other.anchored(words)
+                            else 0)  # fmt: skip
         raise _not_recognised("scanned PDF", form, guess or reading.looks_like)
     raise AttachmentScanned(
         "The form is a scanned image and Clerk could not read enough of it. "
@@ -158,8 +226,31 @@ def _from_scan(reader: PdfReader, form: FormDefinition, ocr: bool | None, pages:
     )
 
 
-def _typed(reading: Reading, form: FormDefinition) -> dict[str, object]:
-    return {key: coerce(form.fields[key], text) for key, text in reading.values.items()}
+def _typed(reading: Reading, form: FormDefinition, *, ocr: bool) -> tuple[dict[str, object], list[str]]:
+    """The values typed as the definition says, and the tick boxes and options that cannot be read: with no
+    mark read in them, though something is drawn there (or, read by OCR, which may miss a mark or a
+    whole box), and options whose words lost their places on the line."""
+    values: dict[str, object] = {}
+    unreadable: list[str] = []
+    for key, spec in form.fields.items():
+        boxed = spec.type in ("checkbox", "choice")
+        if key in reading.values:
+            value = coerce(spec, reading.values[key])
+            marked = value is True if spec.type == "checkbox" else value in spec.options
+            unplaced = spec.type == "choice" and key in reading.unplaced
+            if boxed and (unplaced or not marked and (ocr or key in reading.drawn)):
+                value = None
+                unreadable.append(key)
+            values[key] = value
+        elif boxed and ocr:
+            values[key] = None
+            unreadable.append(key)
+    return values, unreadable
+
+
+def _words(segments: list[list[Segment]]) -> str:
+    """A document's words, :func:`normalise` d, to look for a definition's anchors in."""
+    return normalise(" ".join(segment.text for page in segments for segment in page))
 
 
 # --- Word --------------------------------------------------------------------------------------------
@@ -169,9 +260,10 @@ def _from_docx(data: bytes, form: FormDefinition) -> Extracted:
     document = open_docx(data, form.title)
     reading = read_docx(document, form)
     _check_pages(reading.pages, form)
-    if len(reading.values) >= form.min_fields_found:
+    if len(reading.values) >= form.min_fields_found and form.anchored(reading.words):
         return Extracted(reading.values, "docx", [], reading.pages, reading.version)
-    guess = _other_form(form, lambda other: len(read_docx(document, other).values))
+    guess = _other_form(form, lambda other: len(read_docx(document, other).values) if other.anchored(reading.words)
+                        else 0)  # fmt: skip
     raise _not_recognised("Word document", form, guess or reading.looks_like)
 
 

@@ -7,7 +7,9 @@ and other councils use), its AcroForm field names, its Word content-control tags
 and its type. The readers (``acroform``, ``pdf_text``, ``docx_form``, ``ocr``) are driven by it, so adding
 a label variant is a change to YAML, not to code.
 
-Definitions are frozen pydantic models: they pickle, so a definition can be handed to a parser worker.
+A definition may also list ``anchors``: phrases only that form has, without which a document is not that
+form however many of its generic labels it shares. Definitions are frozen pydantic models: they pickle, so
+a definition can be handed to a parser worker.
 Any problem with a file raises :class:`~connectors.errors.ConfigError` naming the file and the key.
 """
 
@@ -91,6 +93,10 @@ class FormDefinition(BaseModel):
     max_pages: int = Field(ge=1, le=500)
     min_fields_found: int = Field(ge=1)
     """How many of the fields must be found for a document to count as this form."""
+    anchors: list[str] = Field(default_factory=list)
+    """Phrases only this form has (its title, a question no other form asks): when given, a document must
+    contain at least one of them, as well as ``min_fields_found`` fields, to count as this form, so that
+    another form with the same generic labels (Name, Date of birth, Address) is not taken for it."""
     fields: dict[str, FieldSpec] = Field(min_length=1)
     source: str | None = Field(default=None, exclude=True)
     """The file the definition came from (set by the loader)."""
@@ -106,6 +112,20 @@ class FormDefinition(BaseModel):
                 fields[key] = spec
             data = {**data, "fields": fields}
         return data
+
+    @field_validator("anchors")
+    @classmethod
+    def _anchors_have_words(cls, anchors: list[str]) -> list[str]:
+        cleaned = [" ".join(str(anchor).split()) for anchor in anchors]
+        for anchor in cleaned:
+            if not normalise(anchor):
+                raise ValueError(f"'{anchor}' has no letters or digits to look for")
+        return cleaned
+
+    def anchored(self, text: str) -> bool:
+        """Whether ``text`` (a document's words, already :func:`normalise` d) has one of the anchors, or the
+        definition has none."""
+        return not self.anchors or any(normalise(anchor) in text for anchor in self.anchors)
 
     @model_validator(mode="after")
     def _consistent(self) -> FormDefinition:
@@ -200,6 +220,8 @@ class LabelMatch:
     field: str
     value: str
     """What follows the label in the same piece of text after a colon ("Surname: Holroyd"), else ""."""
+    runs_on: bool = False
+    """The label ran on into ``value`` without a colon (a box's options or guidance, see ``boxes_run_on``)."""
 
 
 class Labels:
@@ -209,13 +231,18 @@ class Labels:
         pairs = {(normalise(label), key) for key, spec in form.fields.items() for label in spec.labels}
         self._labels = sorted(pairs, key=lambda pair: -len(pair[0]))
         self._hints = {normalise(hint) for spec in form.fields.values() for hint in spec.hints}
+        self._boxes = {key for key, spec in form.fields.items() if spec.type in ("checkbox", "choice")}
 
     def is_hint(self, text: str) -> bool:
         return normalise(text) in self._hints
 
-    def match(self, text: str) -> LabelMatch | None:
+    def match(self, text: str, *, boxes_run_on: bool = False) -> LabelMatch | None:
         """The label ``text`` starts with, if it is the whole of ``text`` (allowing a colon, an asterisk or a
-        remark in brackets after it) or is followed by a colon and the value."""
+        remark in brackets after it) or is followed by a colon and the value.
+
+        ``boxes_run_on``: a tick box's or an option's label may also run on into other words (its options, or
+        guidance such as "Tick to confirm"), as a printed line reads when the box between them is drawn rather
+        than written; those words are then its value."""
         tokens = text.split()
         if not tokens or not normalise(tokens[0]):
             return None
@@ -225,6 +252,8 @@ class Labels:
                 rest = _after_label(tokens, end)
                 if rest is not None:
                     return LabelMatch(key, rest)
+                if boxes_run_on and key in self._boxes:
+                    return LabelMatch(key, " ".join(tokens[end + 1 :]), runs_on=True)
         return None
 
 

@@ -5,8 +5,9 @@ parser touches an attachment, :func:`check` identifies it by its bytes (never by
 checks that need no parsing: size, PDF encryption, the zip central directory of a Word document (sizes,
 entry count and compression ratio as declared, read before anything is decompressed), macros, ActiveX
 controls and links to outside content. What can only be learnt by parsing (how many pages a PDF really
-has, a name spelled to dodge the byte checks, a stream that inflates without end) is checked inside a
-capped parser process by :func:`parse_in_worker`; ``connectors.documents.parser_pool`` runs it.
+has, a name spelled to dodge the byte checks, a stream that inflates without end, a PDF's scripts and
+attached files) is checked inside a capped parser process by :func:`parse_in_worker`;
+``connectors.documents.parser_pool`` runs it.
 
 Every refusal is an :class:`~connectors.errors.UnreadableAttachment` subclass whose reasons are sentences
 a member of staff can act on. Library exceptions never leave this module.
@@ -25,8 +26,10 @@ from xml.parsers import expat
 
 from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NumberObject
 
 from connectors.documents.limits import MB, DocumentLimits
+from connectors.documents.pdf_active import may_have_active_content, refuse_active_content
 from connectors.errors import (
     AttachmentActiveContent,
     AttachmentBomb,
@@ -200,15 +203,19 @@ def _check_pdf(data: bytes) -> None:
 
 
 def inspect_pdf(data: bytes, max_pages: int) -> int:
-    """Inside a parser process: refuse an encrypted PDF (however its trailer is spelled) and one with more
-    than ``max_pages`` pages. Returns the page count, as the page tree's root declares it (/Count): cheap,
-    and a /Count that understates only lets the parse run on, within its time and memory caps."""
+    """Inside a parser process: refuse an encrypted PDF (however its trailer is spelled), one with more than
+    ``max_pages`` pages and one with active content (scripts, launch actions, attached files:
+    ``connectors.documents.pdf_active``). Returns the page count, as the page tree's root declares it
+    (/Count): cheap, and a /Count that understates only lets the parse run on, within its caps. A count
+    that is not a whole number (a real, a name, a negative, none) is found by walking the tree, within
+    bounds. Whatever the trailer holds, the answer is a count or one of Clerk's refusals."""
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise AttachmentEncrypted(PDF_ENCRYPTED)
-        declared = reader.trailer["/Root"]["/Pages"].get("/Count")  # an indirect or missing count: walk the tree
-        pages = declared if isinstance(declared, int) else len(reader.pages)
+        pages = _page_count(reader)
+        if pages <= max_pages and may_have_active_content(data):
+            refuse_active_content(reader)
     except UnreadableAttachment:
         raise
     except LimitReachedError as exc:
@@ -221,6 +228,45 @@ def inspect_pdf(data: bytes, max_pages: int) -> int:
             "Please send only the pages of the form."
         )
     return pages
+
+
+_MAX_TREE_NODES = 10_000
+"""Page-tree nodes walked at most when /Count cannot be trusted (more than any form's pages and levels)."""
+
+
+def _page_count(reader: PdfReader) -> int:
+    """The root's /Count when it is a whole number, else the leaves of the page tree, counted. A catalogue
+    or tree that is not a dictionary, a cycle, or a tree of more than ``_MAX_TREE_NODES`` nodes is damaged."""
+    tree = _resolved(reader.root_object.get("/Pages"))
+    if not isinstance(tree, DictionaryObject):
+        raise AttachmentDamaged(DAMAGED)
+    declared = _resolved(tree.get("/Count"))
+    if type(declared) is NumberObject and declared >= 0:  # not a BooleanObject, a FloatObject, a name
+        return int(declared)
+    pages, pending, seen = 0, [tree.indirect_reference or tree], set()
+    for _ in range(_MAX_TREE_NODES):
+        if not pending:
+            return pages
+        node = pending.pop()
+        if isinstance(node, IndirectObject):
+            if (node.idnum, node.generation) in seen:
+                raise AttachmentDamaged(DAMAGED)  # a kid that is its own ancestor: readers loop or give up
+            seen.add((node.idnum, node.generation))
+            node = node.get_object()
+        if not isinstance(node, DictionaryObject):
+            raise AttachmentDamaged(DAMAGED)
+        kids = _resolved(node.get("/Kids"))
+        if kids is None:
+            pages += 1
+        elif isinstance(kids, ArrayObject):
+            pending.extend(reversed(kids))
+        else:
+            raise AttachmentDamaged(DAMAGED)
+    raise AttachmentDamaged(DAMAGED)
+
+
+def _resolved(value: object) -> object:
+    return value.get_object() if isinstance(value, IndirectObject) else value
 
 
 def parse_in_worker(fn: Callable[..., T], data: bytes, kind: Accepted, max_pages: int, *args: object) -> T:

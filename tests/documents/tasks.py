@@ -6,11 +6,14 @@ import io
 import os
 import re
 import struct
+import subprocess
+import sys
 import zlib
 
 import docx
 from pypdf import PdfReader
 
+from connectors.documents.cpu_allowance import run_program
 from connectors.errors import ConfigError, InvalidForm, UnreadableAttachment
 
 
@@ -97,6 +100,37 @@ def fifo_write_then_loop(path: str) -> None:
     """Say "started" through a FIFO, then never finish."""
     fifo_write(path)
     loop_forever()
+
+
+def start_a_program_then_block(report: str, block: str) -> None:
+    """Start a program that waits for ever (``cat`` reading a pipe nobody writes to), report its process id
+    and this worker's through the FIFO ``report``, then block on the FIFO ``block``: neither uses any CPU."""
+    program = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    fifo_write_text(report, f"{program.pid} {os.getpid()}")
+    fifo_read(block)
+
+
+def fifo_write_text(path: str, text: str) -> None:
+    with open(path, "w") as fifo:
+        fifo.write(text)
+
+
+def run_a_busy_program() -> int:
+    """Start a program that computes for ever, as a hostile image might make Tesseract do."""
+    return run_program([sys.executable, "-c", "while True: pass"], b"", timeout_s=600, what="a busy program").returncode
+
+
+def cpu_used_and_limit() -> tuple[float, int]:
+    """The CPU seconds this worker has used, and its CPU soft limit now."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, resource.getrlimit(resource.RLIMIT_CPU)[0]
+
+
+def process_group() -> tuple[int, int, int]:
+    """(pid, process group, session) of this worker."""
+    return os.getpid(), os.getpgid(0), os.getsid(0)
 
 
 # --- parse functions, called as fn(data, kind) by guarded() -------------------------------------------------

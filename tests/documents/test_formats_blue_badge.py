@@ -31,7 +31,14 @@ from connectors.errors import (
     FormNotRecognised,
     InvalidForm,
 )
-from sandbox.documents import blue_badge_docx, invoice, minutes_docx, printed_blue_badge_pdf, supplier_invoice_pdf
+from sandbox.documents import (
+    blue_badge_docx,
+    invoice,
+    means_form_pdf,
+    minutes_docx,
+    printed_blue_badge_pdf,
+    supplier_invoice_pdf,
+)
 from sandbox.forms import INVALID_VARIANTS, applicant, blue_badge_pdf, not_a_form_pdf
 
 Make = Callable[[dict], tuple[str, bytes]]
@@ -273,6 +280,49 @@ def test_a_different_pdf_form_is_not_recognised_and_its_fields_are_named() -> No
         extract(out.getvalue(), "pdf", "blue_badge")
 
     assert "planning_reference" in caught.value.message
+
+
+@pytest.mark.parametrize("fields", [False, True])
+def test_another_form_asking_the_same_generic_questions_is_not_the_form(fields: bool) -> None:
+    data = means_form_pdf(_person(12), fields=fields)
+    assert len(extract_layout_fields(data)) >= load_form("blue_badge").min_fields_found  # enough generic labels
+
+    with pytest.raises(FormNotRecognised) as caught:  # none of the Blue Badge form's own phrases
+        extract(data, "pdf", "blue_badge")
+
+    assert "It looks like “Statement of means”" in caught.value.message
+
+
+def test_a_word_document_asking_the_same_generic_questions_is_not_the_form() -> None:
+    person = _person(13)
+    document = docx.Document()
+    document.add_heading("Statement of means", level=1)
+    table = document.add_table(rows=0, cols=2)
+    for label in ("Title", "First name(s)", "Surname", "Date of birth", "National Insurance number", "Address",
+                  "Town or city", "Postcode", "Telephone", "Email"):  # fmt: skip
+        cells = table.add_row().cells
+        cells[0].text = label
+        cells[1].text = str(person[{"Address": "address_line_1", "Town or city": "town", "Telephone": "phone",
+                                    "Email": "email"}.get(label) or next(k for k, v in LABELS.items() if v == label)])  # fmt: skip
+    out = io.BytesIO()
+    document.save(out)
+
+    with pytest.raises(FormNotRecognised) as caught:
+        extract(out.getvalue(), "docx", "blue_badge")
+
+    assert "It looks like “Statement of means”" in caught.value.message
+
+
+def extract_layout_fields(data: bytes) -> dict[str, str]:
+    from pypdf import PdfReader
+
+    from connectors.documents.acroform import field_values, read_acroform
+    from connectors.documents.pdf_text import read_layout, read_pages
+
+    reader = PdfReader(io.BytesIO(data))
+    form = load_form("blue_badge")
+    return {**read_layout([page.segments for page in read_pages(reader)], form).values,
+            **read_acroform(field_values(reader), form)}  # fmt: skip
 
 
 def test_a_document_with_only_a_few_of_the_forms_labels_is_not_the_form() -> None:

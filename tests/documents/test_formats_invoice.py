@@ -3,15 +3,17 @@ penny, a plausible VAT rate, a real date and one of our purchase order numbers."
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from reportlab.pdfgen.canvas import Canvas
 
 from connectors.documents import extract, read_form
 from connectors.documents.invoice import SupplierInvoice, arithmetic_problems, validate_invoice
-from connectors.errors import InvalidForm
+from connectors.errors import FormNotRecognised, InvalidForm
 from sandbox.documents import invoice, supplier_invoice_pdf
 
 
@@ -140,3 +142,21 @@ def test_a_missing_detail_asks_for_an_invoice_that_shows_it() -> None:
         validate_invoice(values)
 
     assert caught.value.reasons == ["PO number is missing. Please ask the supplier for an invoice that shows it."]
+
+
+def test_a_quotation_with_the_same_totals_is_not_taken_for_an_invoice() -> None:
+    out = io.BytesIO()
+    canvas = Canvas(out)
+    canvas.setFont("Helvetica-Bold", 18)
+    canvas.drawString(72, 780, "Quotation")
+    canvas.setFont("Helvetica", 10)
+    lines = ["Supplier: Pennine Office Supplies Ltd", "Quote date: 03/03/2025", "Your order: PO123456",
+             "Net: £100.00", "VAT: £20.00", "Total: £120.00"]  # fmt: skip
+    for row, line in enumerate(lines):
+        canvas.drawString(72, 740 - 20 * row, line)
+    canvas.showPage()
+    canvas.save()
+
+    with pytest.raises(FormNotRecognised) as caught:  # five fields, but no "invoice" anywhere
+        extract(out.getvalue(), "pdf", "supplier_invoice")
+    assert "It looks like “Quotation”" in caught.value.message

@@ -101,3 +101,15 @@ def test_a_scan_with_nothing_readable_on_it_is_refused_as_a_scan() -> None:
         extract(_blank_scan(), "pdf", "blue_badge", ocr=True)
 
     assert "could not read enough" in caught.value.message
+
+
+@needs_tesseract
+def test_a_box_ocr_finds_no_mark_in_is_put_to_a_supervisor_not_refused(person: dict[str, object]) -> None:
+    unticked = {**person, "declaration": False, "badge_type": ""}  # or ticked faintly: OCR cannot tell
+
+    application, extracted = read_form(scanned_blue_badge_pdf(unticked), "pdf", "blue_badge", ocr=True)
+
+    assert sorted(extracted.unreadable) == ["badge_type", "declaration"]
+    assert extracted.values["declaration"] is None and extracted.values["badge_type"] is None
+    assert [reason.split(":")[0] for reason in extracted.review] == ["badge_type", "declaration"]
+    assert application.surname == person["surname"]  # let through for the supervisor, not "tick the declaration"

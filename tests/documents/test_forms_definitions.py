@@ -13,9 +13,18 @@ import yaml
 
 from connectors.documents import __main__ as cli
 from connectors.documents import blue_badge, invoice
-from connectors.documents.forms import FORMS_DIR, FieldSpec, Labels, choose, coerce, load_form, load_forms
+from connectors.documents.forms import (
+    FORMS_DIR,
+    FieldSpec,
+    Labels,
+    choose,
+    coerce,
+    load_form,
+    load_forms,
+    normalise,
+)
 from connectors.errors import ConfigError
-from sandbox.documents import blue_badge_docx, printed_blue_badge_pdf
+from sandbox.documents import blue_badge_docx, flattened_blue_badge_pdf, printed_blue_badge_pdf
 from sandbox.forms import applicant
 
 _MINIMAL = {
@@ -110,6 +119,8 @@ def test_an_unknown_key_is_named_with_its_file(tmp_path: Path) -> None:
         ({"model": "validate_application"}, "model", "should match pattern"),
         ({"name": "permit"}, "name", "match the file name"),
         ({"title": None}, "title", "valid string"),
+        ({"anchors": ["Parking permit", " - "]}, "anchors", "no letters or digits"),
+        ({"anchors": "Parking permit"}, "anchors", "valid list"),
     ],
 )  # fmt: skip
 def test_each_kind_of_mistake_names_the_key(tmp_path: Path, change: dict, key: str, words: str) -> None:
@@ -190,6 +201,24 @@ def test_text_that_only_begins_like_a_label_is_not_one(labels: Labels, text: str
     assert labels.match(text) is None
 
 
+def test_anchors_are_looked_for_as_labels_are_compared(tmp_path: Path) -> None:
+    form = load_form(_write(tmp_path, {**_MINIMAL, "anchors": ["Parking permit", "PP1"]}))
+
+    assert form.anchors == ["Parking permit", "PP1"]
+    assert form.anchored(normalise("Apply for a PARKING-PERMIT here"))
+    assert not form.anchored(normalise("Statement of means"))
+    assert load_form(_write(tmp_path, _MINIMAL)).anchored("")  # no anchors: nothing more is asked
+
+
+def test_a_boxs_label_may_run_on_into_its_options_where_a_printed_line_joins_them() -> None:
+    labels = Labels(load_form("blue_badge"))
+
+    assert labels.match("New badge or renewal New Renewal") is None  # not by default...
+    run_on = labels.match("New badge or renewal New Renewal", boxes_run_on=True)
+    assert run_on is not None and (run_on.field, run_on.value, run_on.runs_on) == ("badge_type", "New Renewal", True)
+    assert labels.match("Surname Holroyd", boxes_run_on=True) is None  # ...and never for a text field
+
+
 def test_a_label_followed_by_words_without_a_colon_is_not_that_label() -> None:
     vat = Labels(load_form("supplier_invoice"))
 
@@ -256,6 +285,17 @@ def test_the_try_it_command_shows_each_field_and_the_verdict(tmp_path: Path, cap
     assert "read by docx" in shown
     assert "Surname" in shown and "'Holroyd'" in shown
     assert shown.rstrip().endswith("Valid.")
+
+
+def test_the_try_it_command_shows_boxes_it_could_not_read(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sample = tmp_path / "flattened.pdf"
+    sample.write_bytes(flattened_blue_badge_pdf(applicant(random.Random(2))))
+
+    assert cli.main(["blue_badge", str(sample)]) == 0
+    shown = capsys.readouterr().out
+    assert "read by text" in shown
+    assert any(line.startswith("  Declaration") and line.endswith("(could not read)") for line in shown.splitlines())
+    assert "  For a supervisor: declaration: could not read the “Declaration” tick box" in shown
 
 
 def test_the_try_it_command_lists_the_reasons_and_refusals(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

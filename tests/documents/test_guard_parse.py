@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.documents.guard import DocumentLimits, check
+from connectors.documents.guard import DocumentLimits, check, inspect_pdf
 from connectors.documents.parser_pool import ParserPool, guarded
 from connectors.errors import (
     AttachmentBomb,
@@ -66,6 +66,29 @@ def test_a_form_may_lower_the_page_limit_but_never_raise_it(limits: DocumentLimi
     parse_refused(hostile.good_pdf(), tasks.page_count, AttachmentTooManyPages, limits=limits, pool=pool, max_pages=1)
     parse_refused(hostile.pages_pdf(51), tasks.page_count, AttachmentTooManyPages, limits=limits, pool=pool,
                   max_pages=500)  # fmt: skip
+
+
+# --- catalogues and page trees that are not what the specification says --------------------------------------
+@pytest.mark.parametrize("kind", sorted(hostile.ODD_TRAILERS))
+def test_a_broken_catalogue_or_page_tree_is_damaged_never_an_unexpected_error(kind: str) -> None:
+    with pytest.raises(UnreadableAttachment) as caught:
+        inspect_pdf(hostile.odd_trailer_pdf(kind), 50)
+    assert type(caught.value) is AttachmentDamaged
+
+
+@pytest.mark.parametrize("kind", sorted(hostile.ODD_COUNTS))
+def test_a_count_that_is_no_count_is_replaced_by_counting_the_pages(kind: str) -> None:
+    assert inspect_pdf(hostile.odd_count_pdf(kind, pages=3), 50) == 3
+    with pytest.raises(AttachmentTooManyPages) as caught:
+        inspect_pdf(hostile.odd_count_pdf(kind, pages=60), 50)
+    assert "60 pages" in caught.value.reasons[0]
+
+
+def test_odd_trailers_through_the_guarded_path(limits: DocumentLimits, pool: ParserPool) -> None:
+    parse_refused(hostile.odd_trailer_pdf("page tree is a name"), tasks.page_count, AttachmentDamaged,
+                  limits=limits, pool=pool)  # fmt: skip
+    assert guarded(hostile.odd_count_pdf("a real", pages=2), "form.pdf", tasks.page_count, limits=limits,
+                   pool=pool) == 2  # fmt: skip
 
 
 # --- what the byte checks cannot see -------------------------------------------------------------------------

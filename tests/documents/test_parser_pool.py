@@ -4,6 +4,7 @@ no process left behind."""
 from __future__ import annotations
 
 import gc
+import math
 import multiprocessing
 import os
 import pickle
@@ -25,8 +26,12 @@ from connectors.errors import (
     AttachmentBomb,
     AttachmentDamaged,
     AttachmentTimeout,
+    BusinessError,
+    ClerkError,
     ConfigError,
+    DocumentReaderFailed,
     InvalidForm,
+    SystemError,
 )
 from tests.documents import tasks
 from tests.documents.conftest import LIMITS
@@ -75,17 +80,43 @@ def test_a_function_that_cannot_be_sent_by_name_fails_in_the_caller(pool: Parser
 
 
 # --- time and memory ----------------------------------------------------------------------------------------
-def test_a_parse_over_its_time_limit_is_killed_and_replaced(pool: ParserPool) -> None:
+def test_a_parse_that_uses_up_its_cpu_allowance_is_ended_by_the_kernel_and_refused(pool: ParserPool) -> None:
     before = set(pool.worker_pids())
     with pytest.raises(AttachmentTimeout) as caught:
-        pool.call(tasks.loop_forever, time_limit_s=0.5)
+        pool.call(tasks.loop_forever, cpu_s=1)
     assert caught.value.code == "ATTACHMENT_TIMEOUT"
-    assert "0.5 seconds" in caught.value.reasons[0]
+    assert "more than the 1 seconds of processing" in caught.value.reasons[0]
+    assert str(caught.value.__cause__) == "the parser process used up its 1 CPU seconds"
     after = set(pool.worker_pids())
     (killed,) = before - after
     assert not alive(killed)
     assert len(after) == LIMITS.parser_workers
     assert pool.call(tasks.echo, "next") == ("next",)
+
+
+def test_each_task_gets_its_allowance_on_top_of_what_the_worker_used_before(pool: ParserPool) -> None:
+    used, soft = pool.call(tasks.cpu_used_and_limit, cpu_s=3)
+    assert soft == math.ceil(used + 3)  # whole seconds, rounded up (the task itself used next to nothing yet)
+
+
+def test_a_program_started_by_a_parse_shares_its_allowance(pool: ParserPool) -> None:
+    with pytest.raises(AttachmentTimeout) as caught:
+        pool.call(tasks.run_a_busy_program, cpu_s=1)
+    assert caught.value.code == "ATTACHMENT_TIMEOUT"
+
+
+def test_a_parse_still_busy_by_the_clock_is_the_readers_fault_not_the_senders(pool: ParserPool, tmp_path: Path) -> None:
+    fifo = tmp_path / "nobody-writes"
+    os.mkfifo(fifo)  # reading it blocks for ever, using no CPU: a stuck reader, not a costly file
+    before = set(pool.worker_pids())
+    with pytest.raises(ClerkError) as caught:
+        pool.call(tasks.fifo_read, str(fifo), wall_s=1)
+    error = caught.value
+    assert type(error) is DocumentReaderFailed and isinstance(error, SystemError) and not isinstance(error, BusinessError)
+    assert (error.code, error.retryable) == ("PARSER_UNAVAILABLE", True)
+    assert str(error.__cause__) == "the parser process was still busy 1 seconds after it began the task"
+    (killed,) = before - set(pool.worker_pids())
+    assert wait_gone(killed)
 
 
 def test_allocating_past_the_cap_is_a_bomb(pool: ParserPool) -> None:
@@ -118,16 +149,16 @@ def test_a_worker_that_came_near_its_cap_is_replaced_even_when_its_parse_succeed
 
 # --- crashes and other errors -------------------------------------------------------------------------------
 @pytest.mark.parametrize("signal_number", [signal.SIGSEGV, signal.SIGKILL, signal.SIGABRT])
-def test_a_worker_killed_by_a_signal_means_a_damaged_attachment(pool: ParserPool, signal_number: int) -> None:
-    with pytest.raises(AttachmentDamaged) as caught:
+def test_a_worker_killed_by_a_signal_is_the_readers_fault(pool: ParserPool, signal_number: int) -> None:
+    with pytest.raises(DocumentReaderFailed) as caught:
         pool.call(tasks.crash, signal_number)
-    assert caught.value.code == "ATTACHMENT_DAMAGED"
+    assert caught.value.code == "PARSER_UNAVAILABLE" and caught.value.retryable
     assert str(caught.value.__cause__).endswith(f"exit code {-signal_number}")
     assert pool.call(tasks.echo, 1) == (1,)
 
 
-def test_a_worker_that_exits_means_a_damaged_attachment(pool: ParserPool) -> None:
-    with pytest.raises(AttachmentDamaged) as caught:
+def test_a_worker_that_exits_is_the_readers_fault(pool: ParserPool) -> None:
+    with pytest.raises(DocumentReaderFailed) as caught:
         pool.call(tasks.exit_now, 3)
     assert str(caught.value.__cause__).endswith("exit code 3")
 
@@ -227,6 +258,59 @@ def test_workers_killed_while_idle_are_replaced_when_next_needed(tmp_path: Path)
         assert not set(killed) & set(pool.worker_pids())
 
 
+# --- process groups: nothing a parse started outlives its worker --------------------------------------------
+def test_each_worker_leads_its_own_process_group_and_session(pool: ParserPool) -> None:
+    pid, group, session = pool.call(tasks.process_group)
+    assert pid == group == session != os.getpgid(0)
+
+
+def started_program(pool: ParserPool, tmp_path: Path, **limits: float):
+    """Run start_a_program_then_block in a thread; return (its outcome list, thread, program pid, worker pid,
+    the FIFO that would release it)."""
+    report, block = tmp_path / "report", tmp_path / "block"
+    os.mkfifo(report)
+    os.mkfifo(block)
+    outcome: list[BaseException] = []
+
+    def parse() -> None:
+        try:
+            pool.call(tasks.start_a_program_then_block, str(report), str(block), **limits)
+        except BaseException as exc:  # noqa: B036 - recorded for the assertions
+            outcome.append(exc)
+
+    caller = threading.Thread(target=parse)
+    caller.start()
+    program, worker = (int(pid) for pid in report.read_text().split())
+    return outcome, caller, program, worker
+
+
+def test_a_parse_stopped_by_the_clock_takes_the_programs_it_started_with_it(pool: ParserPool, tmp_path: Path) -> None:
+    outcome, caller, program, worker = started_program(pool, tmp_path, wall_s=1)
+    try:
+        caller.join()
+        assert len(outcome) == 1 and type(outcome[0]) is DocumentReaderFailed
+        assert wait_gone(program) and not alive(program)
+        assert not alive(worker)
+    finally:
+        if alive(program):  # only if the test failed: do not leave it behind
+            os.kill(program, signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_parse_is_the_readers_fault_and_its_programs_die_too(pool: ParserPool,
+                                                                                 tmp_path: Path) -> None:
+    outcome, caller, program, worker = started_program(pool, tmp_path, wall_s=60)
+    try:
+        assert alive(program)
+        os.kill(worker, signal.SIGKILL)  # from outside, as an operator or the kernel's OOM killer would
+        caller.join()
+        assert len(outcome) == 1 and type(outcome[0]) is DocumentReaderFailed
+        assert str(outcome[0].__cause__).endswith(f"exit code {-signal.SIGKILL}")
+        assert wait_gone(program) and not alive(program)
+    finally:
+        if alive(program):
+            os.kill(program, signal.SIGKILL)
+
+
 # --- no process left behind ---------------------------------------------------------------------------------
 def parser_children() -> list[multiprocessing.Process]:
     return [child for child in multiprocessing.active_children() if child.name == "clerk-parser"]
@@ -254,7 +338,7 @@ def test_close_ends_a_busy_worker_and_its_caller_is_told(tmp_path: Path) -> None
 
     def parse() -> None:
         try:
-            pool.call(tasks.fifo_write_then_loop, str(fifo), time_limit_s=60)
+            pool.call(tasks.fifo_write_then_loop, str(fifo), wall_s=60)
         except BaseException as exc:  # noqa: B036 - recorded for the assertion below
             outcome.append(exc)
 
@@ -288,7 +372,7 @@ def test_workers_do_not_outlive_clerk_even_in_an_endless_parse(tmp_path: Path) -
             pool = ParserPool(DocumentLimits(parser_workers=2))
             print(*pool.worker_pids(), flush=True)
             threading.Thread(target=pool.call, args=(tasks.fifo_write_then_loop, {str(tmp_path / "started")!r}),
-                             kwargs={{"time_limit_s": 600}}, daemon=True).start()
+                             kwargs={{"wall_s": 600}}, daemon=True).start()
             with open({str(tmp_path / "started")!r}) as started:
                 started.read()
             os._exit(0)  # Clerk dies without closing anything

@@ -51,3 +51,30 @@ def test_word_and_printed_forms_are_keyed_and_hostile_files_refused_with_their_c
     assert sorted(case["surname"] for case in casebook.cases.values()) == sorted(p["surname"] for p in people)
     replies = {r.in_reply_to: r for r in sent_replies(mailbox) if r.subject.startswith("Action needed")}
     assert "password" in replies[messages["encrypted"]["Message-ID"]].body.lower()
+
+
+def test_a_flattened_form_whose_tick_cannot_be_read_goes_to_a_supervisor_not_back_to_the_sender(tmp_path, prefect_api):
+    from flows.review import answer_review, waiting_reviews
+    from sandbox.documents import flattened_blue_badge_pdf
+    from tests.flow_harness import audit_events
+    from tests.unit.test_review import SUPERVISOR, start_pass, wait_until_asked
+
+    person = applicant(random.Random(32), badge_type="New")
+    flattened = with_attachment(flattened_blue_badge_pdf(person), "application.pdf", "pdf")
+    settings, mailbox, casebook, runner, outcome = start_pass(tmp_path, [flattened])
+    reference = clerk_reference(flattened["Message-ID"])
+    wait_until_asked(reference, runner)
+
+    [waiting] = [w for w in waiting_reviews() if w.reference == reference]
+    assert "could not read the “Declaration” tick box" in waiting.question
+    assert "badge_type" in waiting.question and person["surname"] not in waiting.question  # names, never values
+    assert not [r for r in sent_replies(mailbox) if r.subject.startswith("Action needed")], "the sender is not blamed"
+    answer_review(reference, {"reviewer": SUPERVISOR, "decision": "approve"})  # the box is ticked on the form
+    runner.join(timeout=120)
+
+    [result] = outcome["results"]
+    assert (result.outcome, result.folder) == ("created", "done")
+    [case] = casebook.cases.values()
+    assert case["surname"] == person["surname"]
+    reviewed = [e for e in audit_events(settings.audit.path) if e["step"] == "review" and e["reference"] == reference]
+    assert [e["outcome"] for e in reviewed] == ["waiting", "approved"]

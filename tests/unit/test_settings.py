@@ -45,6 +45,7 @@ def test_environment_variable_picks_the_file(tmp_path, monkeypatch):
         ("trust:\n  authserv_ids: [mx.council.gov.uk; spf]\n", "trust.authserv_ids", "not an authserv-id"),
         ("trust:\n  partner_domains: [nhs net]\n  authserv_ids: [mx.council.gov.uk]\n", "trust.partner_domains",
          "not a plain domain name"),
+        ("documents:\n  parser_time_s: 90\n", "documents.parser_wall_s", "more than parser_time_s"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path, text, key, words):
