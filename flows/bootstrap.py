@@ -154,6 +154,18 @@ def build_mailbox(settings: Settings, secrets: Secrets | None = None) -> Mailbox
                         watch_mode=mailbox.watch, **common)
 
 
+def build_ledger(settings: Settings, secrets: Secrets | None = None) -> Ledger:
+    """The work-item ledger the settings name: a SQLite file (one host) or a shared PostgreSQL database."""
+    ledger = settings.ledger
+    if ledger.kind == "sqlite":
+        return SqliteLedger(ledger.path, lock_timeout_s=ledger.lock_timeout_s)
+    from connectors.ledger_postgres import PostgresLedger  # psycopg loads only for a PostgreSQL ledger
+
+    secrets = secrets or load_secrets()
+    return PostgresLedger(ledger.url, schema=ledger.schema_name, password=secrets.ledger_password,
+                          lock_timeout_s=ledger.lock_timeout_s)
+
+
 def audit_key(settings: Settings) -> bytes | None:
     """The audit checkpoints' HMAC key: ``$CLERK_AUDIT_HMAC_KEY``, else the Prefect Secret block named in
     ``audit.hmac_key_block``, else none (checkpoints are then written unauthenticated). The writer and
@@ -179,7 +191,7 @@ def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     load_forms(settings.documents.forms_dir)  # a broken form definition stops start-up, naming file and key
     parts = {
         "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings, overrides.get("secrets")),
-        "ledger": overrides.pop("ledger", None) or SqliteLedger(settings.ledger.path),
+        "ledger": overrides.pop("ledger", None) or build_ledger(settings, overrides.get("secrets")),
         "audit": overrides.pop("audit", None) or AuditTrail(settings.audit.path, key=audit_key(settings)),
     }
     return Services(settings=settings, **parts, **overrides)
