@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test setup browser ocr pdftools lint bench lock clean
+.PHONY: demo test setup browser ocr pdftools postgres lint bench lock clean
 
 demo: setup
 	$(BIN)/clerk demo
@@ -17,7 +17,7 @@ demo: setup
 test: setup pdftools
 	$(BIN)/python -m pytest -q
 
-setup: $(STAMP) browser ocr
+setup: $(STAMP) browser ocr postgres
 
 # Pinned packages: reinstalled only when requirements.lock or pyproject.toml change.
 $(STAMP): requirements.lock pyproject.toml
@@ -58,6 +58,23 @@ pdftools:
 		echo "Installing Debian's qpdf and poppler-utils (the tests flatten PDF forms with them)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq qpdf poppler-utils >/dev/null; }
+
+# PostgreSQL for the shared ledger's tests (tests/ledger: database test on 127.0.0.1:5432, user postgres).
+# Nothing to do when one answers there; else Debian's postgresql is installed if missing (its new cluster
+# trusts loopback connections to the test database only) and the cluster started.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		if ! command -v pg_ctlcluster >/dev/null; then \
+			echo "Installing Debian's postgresql (the shared ledger's tests)"; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null && \
+			$$SUDO sed -i '1i host test postgres 127.0.0.1/32 trust' /etc/postgresql/$$(ls /etc/postgresql)/main/pg_hba.conf || exit 1; \
+		fi; \
+		echo "Starting PostgreSQL $$(ls /etc/postgresql)"; \
+		if pg_isready -q -h 127.0.0.1 -p 5432; then ACTION=reload; else ACTION=start; fi; \
+		$$SUDO pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main $$ACTION || exit 1; \
+		$$SUDO runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 || \
+			$$SUDO runuser -u postgres -- createdb test; }
 
 lint: setup
 	$(BIN)/ruff check .

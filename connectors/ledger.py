@@ -10,19 +10,26 @@ owner died), the stale owner's writes are refused with :class:`LeaseLost`. Each 
 here too (``sending`` before, ``sent`` after), so a retry or a recovery never sends it twice, and every
 change is kept in the item's history.
 
-The embedded default is SQLite (one host); the :class:`Ledger` port lets a PostgreSQL adapter take over
-for many workers on many hosts.
+The ledger also lends out named locks (:meth:`Ledger.hold`): while one worker keys an applicant's email,
+every other worker that wants the same key waits, so a resend never races its original.
+
+The embedded default is SQLite (one host: its locks hold across the processes of that host);
+:mod:`connectors.ledger_postgres` is the same port on PostgreSQL, for many workers on many hosts.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import errno
+import fcntl
 import hashlib
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +102,12 @@ class LeaseLost(SystemError):
     retryable = False
 
 
+class LedgerLockTimeout(SystemError):
+    """Another worker held the same lock (the same applicant) for longer than ``ledger.lock_timeout_s``."""
+
+    code = "LEDGER_LOCK_TIMEOUT"
+
+
 class Ledger(Protocol):
     def claim(self, reference: str, message_id: str, owner: str, lease_s: float, *, email_id: str | None = None,
               steal: tuple[str, int] | None = None) -> Claim | None:
@@ -121,21 +134,48 @@ class Ledger(Protocol):
     def history(self, reference: str) -> list[dict]:
         """Every change to the item, oldest first."""
 
+    def items(self, references: Iterable[str] | None = None) -> list[WorkItem]:
+        """Rows for these references (all rows when None), oldest first."""
+
     def counts(self) -> dict[str, int]: ...
+
+    def hold(self, key: str) -> AbstractContextManager[None]:
+        """Hold the lock named ``key`` while the block runs: every other holder of the same key, in any worker
+        the ledger serves, waits until the block ends. Not re-entrant. Raises :class:`LedgerLockTimeout` after
+        waiting the ledger's lock timeout. The key is hashed, never stored (it may name a person)."""
+
+    def close(self) -> None: ...
 
 
 _COLUMNS = ("reference, message_id, process, state, attempts, outcome, reason_code, case_reference, created_at,"
             " updated_at, owner, fence, lease_until, email_id")
 _ADDED_COLUMNS = {"owner": "TEXT", "fence": "INTEGER NOT NULL DEFAULT 0", "lease_until": "REAL NOT NULL DEFAULT 0",
                   "email_id": "TEXT"}
+LOCK_STRIPES = 64
+"""SQLite's locks are striped: a key waits for the holders of its stripe (one of this many lock files)."""
+
+
+def lock_timeout(timeout_s: float) -> LedgerLockTimeout:
+    return LedgerLockTimeout(f"waited ledger.lock_timeout_s ({timeout_s:g} s) while another worker held the same "
+                             f"lock (the same applicant being keyed)")
+
+
+def lock_digest(key: str) -> bytes:
+    """The hash a lock key is known by (keys may hold personal data: they are never written anywhere)."""
+    return hashlib.sha256(key.encode()).digest()
 
 
 class SqliteLedger:
-    """The embedded ledger: one SQLite file (WAL), safe for many threads and processes on one host."""
+    """The embedded ledger: one SQLite file (WAL), safe for many threads and processes on one host.
 
-    def __init__(self, path: str | Path) -> None:
+    Its locks (:meth:`hold`) are files beside it (``ledger.db.locks/``), locked with ``flock``: they hold
+    across the processes of this host, and a killed process's lock goes with it."""
+
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = 300) -> None:
         self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
         self._lock = threading.Lock()
+        self._stripes = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -272,6 +312,45 @@ class SqliteLedger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # --- locks --------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        stripe = int.from_bytes(lock_digest(key)[:8], "big") % LOCK_STRIPES
+        deadline = time.monotonic() + self.lock_timeout_s
+        if not self._stripes[stripe].acquire(timeout=self.lock_timeout_s):  # another thread of this process
+            raise lock_timeout(self.lock_timeout_s)
+        try:
+            with self._lock_file(stripe, deadline):  # another process of this host
+                yield
+        finally:
+            self._stripes[stripe].release()
+
+    @contextlib.contextmanager
+    def _lock_file(self, stripe: int, deadline: float) -> Iterator[None]:
+        folder = self.path.parent / f"{self.path.name}.locks"
+        try:
+            folder.mkdir(exist_ok=True)
+            fd = os.open(folder / f"{stripe:02d}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise LedgerUnavailable(f"cannot open the ledger's lock files in {folder}: {exc}") from exc
+        try:
+            pause = 0.005
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                        raise LedgerUnavailable(f"cannot lock {folder}: {exc}") from exc
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise lock_timeout(self.lock_timeout_s) from None
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.2)
+            yield  # closing the file (below, or by the kernel for a killed process) releases the lock
+        finally:
+            os.close(fd)
 
     # --- internals ----------------------------------------------------------------------------------
     @staticmethod

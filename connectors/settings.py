@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -24,6 +25,7 @@ from connectors.errors import ConfigError
 CONFIG_ENV = "CLERK_CONFIG"
 SECRET_KEYS = {"password", "secret", "token", "client_secret", "api_key", "hmac_key"}
 _PLAIN_NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")  # a host or domain name, ASCII (IDN as xn--)
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # a PostgreSQL identifier that needs no quoting
 
 
 class _Section(BaseModel):
@@ -129,12 +131,54 @@ class MailboxSettings(_Section):
 
 
 class LedgerSettings(_Section):
+    """The work-item ledger: SQLite on one host (the default), PostgreSQL when workers on several hosts share a
+    mailbox. The PostgreSQL password comes from ``CLERK_LEDGER_PASSWORD``, never from the URL."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    kind: Literal["sqlite", "postgres"] = "sqlite"
+    """``sqlite`` (one file, workers on one host) or ``postgres`` (one database shared by every worker)."""
     path: Path = Path(".clerk/ledger.db")
-    """SQLite file of work items (one row per Clerk reference)."""
+    """SQLite only: the file of work items (one row per Clerk reference)."""
+    url: str | None = None
+    """PostgreSQL only: ``postgresql://clerk@db.council.local:5432/clerk`` (user, host, port, database; query
+    parameters such as ``?sslmode=verify-full`` pass to libpq). No password here: ``CLERK_LEDGER_PASSWORD``."""
+    schema_name: str = Field(default="clerk", alias="schema")
+    """PostgreSQL only (key ``schema``): the schema holding Clerk's tables, created on first connect, so two
+    Clerk installs (test and live, say) can share one database."""
+    lock_timeout_s: float = Field(default=300, gt=0, le=3600)
+    """How long keying waits for another worker to finish with the same applicant before giving up
+    (LEDGER_LOCK_TIMEOUT, retried)."""
     lease_s: float = Field(default=120, ge=3, le=3600)
     """A worker holds each email it claimed by a lease it renews every third of this. When a worker stops
     (a crash, a kill), another pass takes its emails over once the lease runs out; on the same host at
     once, since a dead process is noticed. Longer survives a stalled host better; shorter recovers faster."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("postgresql://"):
+            raise ValueError("must start with postgresql:// (postgresql://user@host:5432/database)")
+        parts = urlsplit(value)
+        if parts.password is not None or "password" in parse_qs(parts.query):
+            raise ValueError("must not hold a password: set it in the environment as CLERK_LEDGER_PASSWORD")
+        return value
+
+    @field_validator("schema_name")
+    @classmethod
+    def _schema(cls, value: str) -> str:
+        if not _SCHEMA_NAME.fullmatch(value) or value.startswith("pg_"):
+            raise ValueError(f"'{value}' is not a plain schema name: lower-case letters, digits and _, starting "
+                             f"with a letter or _, at most 63 characters, not pg_...")
+        return value
+
+    @model_validator(mode="after")
+    def _postgres_needs_a_url(self):
+        if self.kind == "postgres" and not self.url:
+            raise ValueError("url: kind 'postgres' needs ledger.url, e.g. postgresql://clerk@db.council.local:5432/clerk")
+        return self
 
 
 class AuditSettings(_Section):
@@ -318,6 +362,8 @@ class Secrets(BaseSettings):
     """``CLERK_MAIL_PASSWORD``: the Exchange service account's password (EWS, NTLM or basic)."""
     mail_client_secret: SecretStr = SecretStr("")
     """``CLERK_MAIL_CLIENT_SECRET``: the app registration's secret (Graph, or EWS with OAuth2)."""
+    ledger_password: SecretStr = SecretStr("")
+    """``CLERK_LEDGER_PASSWORD``: the PostgreSQL ledger role's password (``ledger.kind: postgres``)."""
 
 
 def _find_secret_keys(data: object, path: str = "") -> list[str]:

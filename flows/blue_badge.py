@@ -69,11 +69,13 @@ def read_application(services: Services, email: Email, audit: AuditEvents) -> Fo
 @task(name="key-into-casebook", cache_policy=NO_CACHE, retry_condition_fn=retry_system_faults)
 def key_into_casebook(services: Services, casebook: CaseSystem, application: BlueBadgeApplication, reference: str,
                       audit: AuditEvents):
-    """Look up, create if absent, read back: safe to retry after any failure."""
-    services.leases.update(reference, "keying")
-    audit("key", "started")
-    result = casebook.key_application(application, reference)
-    audit("key", result.outcome, case_reference=result.case_reference)
+    """Look up, create if absent, read back: safe to retry after any failure. One applicant's emails are keyed
+    one at a time by every worker sharing the ledger, so a resend never races its original."""
+    with services.applicant_lock(applicant_key(application)):
+        services.leases.update(reference, "keying")
+        audit("key", "started")
+        result = casebook.key_application(application, reference)
+        audit("key", result.outcome, case_reference=result.case_reference)
     return result
 
 
@@ -141,8 +143,7 @@ def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemR
     settings = services.settings.casebook
     keyer = key_into_casebook.with_options(retries=settings.retries, retry_delay_seconds=settings.retry_delay_s)
     try:
-        with services.applicant_lock(applicant_key(item.application)):
-            result = keyer(services, casebook, item.application, item.reference, item.audit)
+        result = keyer(services, casebook, item.application, item.reference, item.audit)
         differences = list(getattr(result, "differences", ()) or ())
         if result.outcome == "existing_application" and differences:  # a resend, or a change? A person decides
             item.held, item.review = result, [

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import zlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -56,21 +56,11 @@ class Services:
         Playwright's sync API belongs to one thread. Opened only when there is something to key."""
         return (self.casebook_factory or _casebook_bot)(self)
 
-    _applicant_locks: tuple[threading.Lock, ...] = field(
-        default_factory=lambda: tuple(threading.Lock() for _ in range(64)), repr=False)
-
-    def __post_init__(self) -> None:
-        if self.documents is None:
-            from connectors.documents.attachments import FormReader
-
-            self.documents = FormReader(self.settings.documents)
-        if self.leases is None:
-            self.leases = Leases(self.ledger, self.settings.ledger.lease_s)
-
-    def applicant_lock(self, key: str) -> threading.Lock:
-        """One applicant's emails are keyed one at a time in this worker, even by passes running at once
-        (``clerk watch``), so a resend never races its original. Striped: a fixed number of locks."""
-        return self._applicant_locks[zlib.crc32(key.encode()) % len(self._applicant_locks)]
+    def applicant_lock(self, key: str) -> AbstractContextManager:
+        """One applicant's emails are keyed one at a time by every worker (passes running at once in one
+        process, and workers on other hosts sharing the ledger), so a resend never races its original.
+        The ledger lends the lock: file locks on one host (SQLite), advisory locks across hosts (PostgreSQL)."""
+        return self.ledger.hold(key)
 
     def close(self) -> None:
         self.leases.close()
@@ -154,6 +144,18 @@ def build_mailbox(settings: Settings, secrets: Secrets | None = None) -> Mailbox
                         watch_mode=mailbox.watch, **common)
 
 
+def build_ledger(settings: Settings, secrets: Secrets | None = None) -> Ledger:
+    """The work-item ledger the settings name: a SQLite file (one host) or a shared PostgreSQL database."""
+    ledger = settings.ledger
+    if ledger.kind == "sqlite":
+        return SqliteLedger(ledger.path, lock_timeout_s=ledger.lock_timeout_s)
+    from connectors.ledger_postgres import PostgresLedger  # psycopg loads only for a PostgreSQL ledger
+
+    secrets = secrets or load_secrets()
+    return PostgresLedger(ledger.url, schema=ledger.schema_name, password=secrets.ledger_password,
+                          lock_timeout_s=ledger.lock_timeout_s)
+
+
 def audit_key(settings: Settings) -> bytes | None:
     """The audit checkpoints' HMAC key: ``$CLERK_AUDIT_HMAC_KEY``, else the Prefect Secret block named in
     ``audit.hmac_key_block``, else none (checkpoints are then written unauthenticated). The writer and
@@ -179,7 +181,7 @@ def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     load_forms(settings.documents.forms_dir)  # a broken form definition stops start-up, naming file and key
     parts = {
         "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings, overrides.get("secrets")),
-        "ledger": overrides.pop("ledger", None) or SqliteLedger(settings.ledger.path),
+        "ledger": overrides.pop("ledger", None) or build_ledger(settings, overrides.get("secrets")),
         "audit": overrides.pop("audit", None) or AuditTrail(
             settings.audit.path, key=audit_key(settings),
             seal_every_events=settings.audit.seal_every_events, seal_every_s=settings.audit.seal_every_s),

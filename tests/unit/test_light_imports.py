@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("pypdf", "docx", "playwright", "exchangelib", "reportlab")
+HEAVY = ("pypdf", "docx", "playwright", "exchangelib", "reportlab", "psycopg")
 
 
 def heavy_modules_after(code: str) -> list[str]:

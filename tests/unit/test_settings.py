@@ -46,6 +46,13 @@ def test_environment_variable_picks_the_file(tmp_path, monkeypatch):
         ("trust:\n  partner_domains: [nhs net]\n  authserv_ids: [mx.council.gov.uk]\n", "trust.partner_domains",
          "not a plain domain name"),
         ("documents:\n  parser_time_s: 90\n", "documents.parser_wall_s", "more than parser_time_s"),
+        ("ledger:\n  kind: postgres\n", "ledger.url", "needs ledger.url"),
+        ("ledger:\n  kind: postgres\n  url: postgres://clerk@db/clerk\n", "ledger.url", "postgresql://"),
+        ("ledger:\n  kind: postgres\n  url: postgresql://clerk:hunter2@db/clerk\n", "ledger.url", "CLERK_LEDGER_PASSWORD"),
+        ("ledger:\n  url: postgresql://clerk@db/clerk?password=hunter2\n", "ledger.url", "must not hold a password"),
+        ("ledger:\n  schema: Clerk-Live\n", "ledger.schema", "not a plain schema name"),
+        ("ledger:\n  lock_timeout_s: 0\n", "ledger.lock_timeout_s", "greater"),
+        ("ledger:\n  kind: oracle\n", "ledger.kind", "sqlite"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path, text, key, words):
@@ -90,3 +97,18 @@ def test_an_exchange_mailbox_needs_its_section_and_names_the_missing_key(tmp_pat
     assert caught.value.key == "mailbox.ews.client_id"
     file.write_text("mailbox:\n  kind: graph\n  graph:\n    tenant_id: t\n    client_id: c\n")
     assert load_settings(file).mailbox.graph.client_id == "c"
+
+
+def test_a_postgres_ledger_is_named_in_settings_and_its_password_comes_from_the_environment(tmp_path, monkeypatch):
+    from connectors.settings import load_secrets
+
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    path = write(tmp_path, "ledger:\n  kind: postgres\n  url: postgresql://clerk@db.council.local:5432/clerk\n"
+                           "  schema: clerk_live\n  lock_timeout_s: 120\n")
+    ledger = load_settings(path).ledger
+    assert (ledger.kind, ledger.url, ledger.schema_name, ledger.lock_timeout_s) == (
+        "postgres", "postgresql://clerk@db.council.local:5432/clerk", "clerk_live", 120)
+    assert (load_settings().ledger.kind, load_settings().ledger.schema_name) == ("sqlite", "clerk")
+    monkeypatch.setenv("CLERK_LEDGER_PASSWORD", "s3cret")
+    secrets = load_secrets()
+    assert secrets.ledger_password.get_secret_value() == "s3cret" and "s3cret" not in repr(secrets)
