@@ -56,6 +56,14 @@ class Services:
         Playwright's sync API belongs to one thread. Opened only when there is something to key."""
         return (self.casebook_factory or _casebook_bot)(self)
 
+    def __post_init__(self) -> None:
+        if self.documents is None:
+            from connectors.documents.attachments import FormReader
+
+            self.documents = FormReader(self.settings.documents)
+        if self.leases is None:
+            self.leases = Leases(self.ledger, self.settings.ledger.lease_s)
+
     def applicant_lock(self, key: str) -> AbstractContextManager:
         """One applicant's emails are keyed one at a time by every worker (passes running at once in one
         process, and workers on other hosts sharing the ledger), so a resend never races its original.
