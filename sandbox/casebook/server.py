@@ -37,14 +37,11 @@ from sandbox.kit import (
     Reply,
     Request,
     Routes,
-    Sessions,
-    clear_cookie,
     html,
     json_reply,
     pause,
     redirect,
     serve_until_interrupted,
-    set_cookie,
 )
 
 DEFAULT_USERS = {"clerk-bot": "casebook"}
@@ -85,27 +82,16 @@ class CasebookServer(AppServer[Session]):
     cookie = COOKIE
     static_dir = STATIC_DIR
     session_type = Session
+    config_type = CasebookConfig
+    default_users = DEFAULT_USERS
     routes = Routes()
-
-    def __init__(
-        self,
-        db_path: str | Path,
-        config: CasebookConfig | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        users: dict[str, str] | None = None,
-    ) -> None:
-        self.store = CaseStore(db_path)
-        super().__init__(config or CasebookConfig(), host=host, port=port,
-                         users=DEFAULT_USERS if users is None else users)  # fmt: skip
 
     def cases(self) -> list[dict]:
         """Every case row, straight from SQLite (oldest first)."""
         return self.store.all()
 
-    def on_stop(self) -> None:
-        self.store.close()
+    def open_store(self, db_path: Path) -> CaseStore:
+        return CaseStore(db_path)
 
     # --- answers the kit asks for ---------------------------------------------------------------
 
@@ -123,30 +109,23 @@ class CasebookServer(AppServer[Session]):
 
     def authorise(self, request: Request) -> Session:
         """The caller's live session, or a reply sending them to the login page."""
+        if not request.path.startswith("/api/"):
+            return self.session_or_login(request)
         found = self.lookup_session(request)
-        if isinstance(found, Session):
-            return found
-        if request.path.startswith("/api/"):
+        if isinstance(found, str):
             raise json_reply({"found": False, "message": pages.EXPIRED_TEXT}, HTTPStatus.UNAUTHORIZED)
-        if found == Sessions.EXPIRED:
-            raise redirect("/?expired=1", [clear_cookie(COOKIE)])
-        raise redirect("/")
+        return found
 
     # --- login, shell, home ---------------------------------------------------------------------
 
     @routes.get("/", public=True)
     def get_root(self, request: Request, _: None) -> Reply:
-        found = self.lookup_session(request)
-        if isinstance(found, Session):
-            motd = found.show_motd and self.config.popup
-            found.show_motd = False  # once per login
-            return html(pages.shell_page(found.user, motd=motd))
-        info = ""
-        if found == Sessions.EXPIRED or request.query.get("expired"):
-            info = pages.EXPIRED_TEXT
-        elif request.query.get("loggedout"):
-            info = "You have logged out."
-        headers = [clear_cookie(COOKIE)] if found == Sessions.EXPIRED else []
+        session, reason, headers = self.front_door(request)
+        if session is not None:
+            motd = session.show_motd and self.config.popup
+            session.show_motd = False  # once per login
+            return html(pages.shell_page(session.user, motd=motd))
+        info = {"expired": pages.EXPIRED_TEXT, "loggedout": "You have logged out."}.get(reason, "")
         return html(pages.login_page(Controls(), info=info), headers=headers)
 
     @routes.post("/login", public=True)
@@ -156,14 +135,12 @@ class CasebookServer(AppServer[Session]):
         if not self.password_matches(user, password):
             self.log.info("casebook login refused")
             return html(pages.login_page(Controls(), error="Invalid user name or password."))
-        self.sessions.end(request.cookie(COOKIE))
-        session = self.sessions.create(user, show_motd=True)
-        return redirect("/", [set_cookie(COOKIE, session.sid)])
+        _, cookie = self.begin_session(request, user, show_motd=True)
+        return redirect("/", [cookie])
 
     @routes.get("/logout")
     def get_logout(self, request: Request, session: Session) -> Reply:
-        self.sessions.end(session.sid)
-        return redirect("/?loggedout=1", [clear_cookie(COOKIE)])
+        return redirect("/?loggedout=1", [self.end_session(session)])
 
     @routes.get("/home")
     def get_home(self, request: Request, session: Session) -> Reply:
@@ -303,6 +280,4 @@ def _normalised(values: dict[str, str]) -> dict[str, str]:
 
 def serve(host: str, port: int, db_path: Path, config: CasebookConfig, users: dict[str, str] | None = None) -> None:
     """Run Casebook in the foreground until Ctrl-C (``clerk sandbox casebook``)."""
-    server = CasebookServer(db_path, config, host=host, port=port, users=users)
-    names = ", ".join(sorted(server.users))
-    serve_until_interrupted(server, f"Casebook is running at {server.url} (users: {names}; database: {db_path}).")
+    serve_until_interrupted(CasebookServer(db_path, config, host=host, port=port, users=users), db_path)

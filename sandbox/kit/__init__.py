@@ -7,9 +7,11 @@
 * :mod:`sandbox.kit.sessions`: cookie sessions with idle expiry.
 * :mod:`sandbox.kit.faults`: the seeded "System busy" dice and the latency.
 * :mod:`sandbox.kit.config`: settings from ``<APP>_*`` variables; a bad value names the variable.
+* :mod:`sandbox.kit.store`: one SQLite file per app, seeded when new, behind one lock.
+* :mod:`sandbox.kit.values`: reading typed UK dates, postcodes and amounts of money.
 """
 
-from sandbox.kit.config import EnvSettings, common_env, parse_bool, parse_float, parse_int
+from sandbox.kit.config import EnvSettings, common_env, parse_bool, parse_float, parse_int, parse_text
 from sandbox.kit.faults import Faults, pause
 from sandbox.kit.http import Reply, Request, Routes, html, json_reply, redirect
 from sandbox.kit.server import AppServer, serve_until_interrupted
@@ -31,6 +33,7 @@ __all__ = [
     "parse_bool",
     "parse_float",
     "parse_int",
+    "parse_text",
     "pause",
     "redirect",
     "serve_until_interrupted",

@@ -35,6 +35,11 @@ def parse_float(raw: str) -> float:
     return float(raw.strip())
 
 
+def parse_text(raw: str) -> str:
+    """Text as given (trimmed); the settings' own check says whether it is valid."""
+    return raw.strip()
+
+
 # What to write instead, when a value does not parse at all (an app's HINTS may say it better).
 _PARSER_HINTS: dict[Parser, str] = {
     parse_bool: "use 0, 1, true or false",

@@ -5,8 +5,10 @@ files (never faulted); "System busy" at the configured rate, decided before anyt
 busy POST changes nothing; the routing table; the session check for non-public routes; the route. A
 bug in a route answers with the app's own error page and the server keeps serving.
 
-An app subclasses :class:`AppServer`, gives it a :class:`~sandbox.kit.http.Routes` table and answers
-the hooks (``busy``, ``not_found``, ``server_error``, ``authorise``).
+An app subclasses :class:`AppServer`, gives it a :class:`~sandbox.kit.http.Routes` table, its settings
+type, users and store (``open_store``), and answers the hooks (``busy``, ``not_found``, ``server_error``,
+``authorise``). Server-rendered apps log in at ``/`` with ``front_door``, ``begin_session``,
+``session_or_login`` and ``end_session``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.kit.faults import Faults
-from sandbox.kit.http import Reply, Request, Routes
-from sandbox.kit.sessions import Session, Sessions
+from sandbox.kit.http import Reply, Request, Routes, redirect
+from sandbox.kit.sessions import Session, Sessions, clear_cookie, set_cookie
 
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
@@ -99,25 +101,44 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class AppServer(Generic[S]):
-    """A sandbox app on a loopback port (``port=0``: a free one). ``config`` may be changed while it runs."""
+    """A sandbox app on a loopback port (``port=0``: a free one) with its SQLite file at ``db_path``.
+
+    ``config`` (default: the app's defaults) may be changed while it runs; ``users`` maps user names to
+    passwords (default: the app's ``default_users``).
+    """
 
     name: ClassVar[str]  # "Casebook": for the log, the thread and messages
     server_version: ClassVar[str]  # the Server header, e.g. "Casebook/4.2"
     cookie: ClassVar[str]  # the session cookie's name
     routes: ClassVar[Routes]
+    config_type: ClassVar[type]
+    default_users: ClassVar[dict[str, str]]
     static_dir: ClassVar[Path | None] = None  # files served under /static/
     session_type: ClassVar[type[Session]] = Session
 
-    def __init__(self, config: Any, *, host: str, port: int, users: dict[str, str]) -> None:
-        self.config = config
-        self.users = dict(users)
+    def __init__(
+        self,
+        db_path: str | Path,
+        config: Any = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        users: dict[str, str] | None = None,
+    ) -> None:
+        self.config = config if config is not None else self.config_type()
+        self.users = dict(self.default_users if users is None else users)
         self.log = logging.getLogger(f"sandbox.{self.name.lower()}")
+        self.store = self.open_store(Path(db_path))
         self.sessions: Sessions[S] = Sessions(self.session_type)  # type: ignore[arg-type]
-        self.faults = Faults(config.seed)
+        self.faults = Faults(self.config.seed)
         self.stopping = False
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self._httpd = _HTTPServer((host, port), _Handler)
+        try:
+            self._httpd = _HTTPServer((host, port), _Handler)
+        except OSError:  # the port is taken: do not leave the database open
+            self.store.close()
+            raise
         self._httpd.app = self
         self._thread: threading.Thread | None = None
 
@@ -157,6 +178,39 @@ class AppServer(Generic[S]):
         """The caller's live session, or ``Sessions.MISSING`` / ``Sessions.EXPIRED``."""
         return self.sessions.lookup(request.cookie(self.cookie), self.config.session_timeout_s)
 
+    def front_door(self, request: Request) -> tuple[S | None, str, list[tuple[str, str]]]:
+        """For ``GET /``: the caller's live session; else None, why they see the login page ("expired",
+        "loggedout" or "") and the headers that page needs (one clearing a dead cookie)."""
+        found = self.lookup_session(request)
+        if not isinstance(found, str):
+            return found, "", []
+        reason = ""
+        if found == Sessions.EXPIRED or request.query.get("expired"):
+            reason = "expired"
+        elif request.query.get("loggedout"):
+            reason = "loggedout"
+        return None, reason, [clear_cookie(self.cookie)] if found == Sessions.EXPIRED else []
+
+    def session_or_login(self, request: Request) -> S:
+        """The caller's live session, or ``raise`` a redirect to ``/`` (``/?expired=1`` when it expired)."""
+        found = self.lookup_session(request)
+        if not isinstance(found, str):
+            return found
+        if found == Sessions.EXPIRED:
+            raise redirect("/?expired=1", [clear_cookie(self.cookie)])
+        raise redirect("/")
+
+    def begin_session(self, request: Request, user: str, **state: object) -> tuple[S, tuple[str, str]]:
+        """A new session for ``user`` (ending the caller's old one) and the header that sets its cookie."""
+        self.sessions.end(request.cookie(self.cookie))
+        session = self.sessions.create(user, **state)
+        return session, set_cookie(self.cookie, session.sid)
+
+    def end_session(self, session: S) -> tuple[str, str]:
+        """End ``session``; the header that clears its cookie."""
+        self.sessions.end(session.sid)
+        return clear_cookie(self.cookie)
+
     def password_matches(self, user: str, password: str) -> bool:
         expected = self.users.get(user)
         return expected is not None and secrets.compare_digest(expected.encode(), password.encode())
@@ -176,8 +230,9 @@ class AppServer(Generic[S]):
     def server_error(self, request: Request) -> Reply:
         raise NotImplementedError
 
-    def on_stop(self) -> None:
-        """Release what the app holds (its database) once the server has stopped."""
+    def open_store(self, db_path: Path) -> Any:
+        """The app's store on ``db_path`` (``self.config`` is set by then); closed when the server stops."""
+        raise NotImplementedError
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -213,7 +268,7 @@ class AppServer(Generic[S]):
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self.on_stop()
+        self.store.close()
 
     def expire_sessions(self) -> None:
         """Make every current session idle-expired, as if ``session_timeout_s`` had passed."""
@@ -230,10 +285,11 @@ class AppServer(Generic[S]):
         self.stop()
 
 
-def serve_until_interrupted(server: AppServer, banner: str) -> None:
-    """Run ``server`` in the foreground until Ctrl-C, printing ``banner`` once it listens."""
+def serve_until_interrupted(server: AppServer, db_path: Path) -> None:
+    """Run ``server`` in the foreground until Ctrl-C (``clerk sandbox <app>``)."""
     server.start()
-    print(f"{banner} Press Ctrl-C to stop.")
+    names = ", ".join(sorted(server.users))
+    print(f"{server.name} is running at {server.url} (users: {names}; database: {db_path}). Press Ctrl-C to stop.")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
