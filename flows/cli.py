@@ -285,6 +285,15 @@ def sandbox_revenues(
     _serve_sandbox("revenues", port, db)
 
 
+@sandbox_app.command("finance")
+def sandbox_finance(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8767,
+    db: Annotated[Path, typer.Option(help="SQLite file for the ledger (seeded when new).")] = Path(".clerk/finance.db"),
+) -> None:
+    """Serve the Finance (purchase ledger) sandbox on 127.0.0.1 (fault knobs: FINANCE_* environment variables)."""
+    _serve_sandbox("finance", port, db)
+
+
 @server_app.command("start")
 def server_start(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (the API and the UI).")] = 4200,

@@ -76,6 +76,7 @@ def test_sandbox_casebook_names_a_bad_fault_knob():
 
 @pytest.mark.parametrize(("app", "page_text", "bad_knob"), [
     ("revenues", 'name="USERID"', "REVENUES_BATCH_WINDOW"),
+    ("finance", '<script src="/static/finance.js" defer></script>', "FINANCE_TOLERANCE_PCT"),
 ])
 def test_sandbox_commands_serve_on_loopback_and_name_a_bad_fault_knob(tmp_path, app, page_text, bad_knob):
     import os
