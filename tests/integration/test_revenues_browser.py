@@ -58,6 +58,9 @@ def test_log_on_search_and_save_a_change_of_address_with_the_keyboard(
         )
         expect(main.locator("#liabilities tr").last).to_contain_text("P10020")
         expect(main.locator("#notes")).to_contain_text("clerk-bot: Clerk ref: CLK-BROWSER001")
+        main.get_by_role("link", name="Add note").click()
+        main.locator("input[name=NOTE]").press("Escape")  # Esc cancels: back to the account
+        expect(main.get_by_role("heading", name="Council Tax account 60010029")).to_be_visible()
     finally:
         page.context.close()
     assert [(li["ref"], li["property_ref"], li["end_date"]) for li in revenues.liabilities("60010029")][-1] == (

@@ -189,17 +189,6 @@ def test_system_busy_is_a_503_that_saves_nothing_and_static_files_are_never_busy
     assert errors(client.move("60010029", move_out=day(-2), new_property="P10020", move_in=day(-1))) == []
 
 
-def test_a_seeded_error_rate_answers_busy_in_the_same_places(tmp_path: Path) -> None:
-    def statuses() -> list[int]:
-        with RevenuesServer(tmp_path / "r.db", RevenuesConfig(error_rate=0.5, seed=7)) as server:
-            client = RevenuesClient(server.url)
-            return [client.request("/").status for _ in range(12)]
-
-    first = statuses()
-    assert first == statuses()
-    assert set(first) == {200, 503}
-
-
 def test_latency_is_added_to_every_response(revenues: RevenuesServer, client: RevenuesClient) -> None:
     revenues.config.latency_ms = 200
     started = time.monotonic()
