@@ -265,16 +265,43 @@ def sandbox_casebook(
     db: Annotated[Path, typer.Option(help="SQLite file for the cases.")] = Path(".clerk/casebook.db"),
 ) -> None:
     """Serve the Casebook sandbox on 127.0.0.1 (fault knobs: CASEBOOK_* environment variables)."""
-    from sandbox.casebook import CasebookConfig, serve
+    _serve_sandbox("casebook", port, db)
 
+
+def _serve_sandbox(app: str, port: int, db: Path) -> None:
+    """Serve ``sandbox.<app>`` on 127.0.0.1 with its settings from the environment (a bad knob exits 2)."""
+    import importlib
+
+    package = importlib.import_module(f"sandbox.{app}")
+    name = app.capitalize()
     try:
-        config = CasebookConfig.from_env()
+        config = getattr(package, f"{name}Config").from_env()
     except ValueError as exc:
         err.print(f"[bold red]clerk:[/] {exc}")
         raise typer.Exit(2) from None
     db.parent.mkdir(parents=True, exist_ok=True)
-    console.print(f"Casebook sandbox on http://127.0.0.1:{port} (user clerk-bot, password casebook); Ctrl-C stops it")
-    serve("127.0.0.1", port, db, config)
+    password = getattr(package, f"{name}Server").default_users["clerk-bot"]
+    console.print(f"{name} sandbox on http://127.0.0.1:{port} (user clerk-bot, password {password}); "
+                  "Ctrl-C stops it")
+    package.serve("127.0.0.1", port, db, config)
+
+
+@sandbox_app.command("revenues")
+def sandbox_revenues(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8766,
+    db: Annotated[Path, typer.Option(help="SQLite file for the accounts (seeded when new).")] = Path(".clerk/revenues.db"),
+) -> None:
+    """Serve the Revenues (Council Tax) sandbox on 127.0.0.1 (fault knobs: REVENUES_* environment variables)."""
+    _serve_sandbox("revenues", port, db)
+
+
+@sandbox_app.command("finance")
+def sandbox_finance(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8767,
+    db: Annotated[Path, typer.Option(help="SQLite file for the ledger (seeded when new).")] = Path(".clerk/finance.db"),
+) -> None:
+    """Serve the Finance (purchase ledger) sandbox on 127.0.0.1 (fault knobs: FINANCE_* environment variables)."""
+    _serve_sandbox("finance", port, db)
 
 
 @server_app.command("start")

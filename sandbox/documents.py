@@ -45,6 +45,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from connectors.documents.blue_badge import DATE_FORMAT, LABELS, TITLES, BadgeType, Eligibility
+from sandbox.finance.fixtures import SUPPLIERS as FINANCE_SUPPLIERS
 from sandbox.forms import (
     _DECLARATION,
     _FIELD_FILL,
@@ -543,11 +544,8 @@ def minutes_docx() -> bytes:
 # Supplier invoices
 # ---------------------------------------------------------------------------------------------------------
 
-_SUPPLIERS = (
-    ("Pennine Office Supplies Ltd", "Unit 4, Canal Wharf, Leeds LS11 5PS", "GB 123 4567 89"),
-    ("Dales Grounds Maintenance Ltd", "Moor Lane, Skipton BD23 1AA", "GB 987 6543 21"),
-    ("Northern Print & Copy Ltd", "22 Mill Street, Bradford BD1 4AB", "GB 555 1212 34"),
-)
+# The first three of the Finance sandbox's suppliers (its fixtures), so generated invoices name real ones.
+_SUPPLIERS = tuple((s.name, s.address, s.vat_registration) for s in FINANCE_SUPPLIERS[:3])
 _ITEMS = (
     ("A4 copier paper, box of 5 reams", Decimal("21.50")), ("Toner cartridge, black", Decimal("64.99")),
     ("Grass cutting, Victoria Park", Decimal("180.00")), ("Leaflets, 1,000 copies", Decimal("95.00")),

@@ -116,19 +116,20 @@ def _option(values: Mapping[str, object], name: str, options: list[str]) -> str:
     return value
 
 
-def _header(canvas: Canvas, council: str, page: int, pages: int) -> None:
+def _header(canvas: Canvas, council: str, page: int, pages: int, *, title: str = "Application for a Blue Badge",
+            reference: str = FORM_REFERENCE) -> None:  # fmt: skip
     canvas.setFillColor(_BLUE)
     canvas.rect(0, _HEIGHT - 90, _WIDTH, 90, stroke=0, fill=1)
     canvas.setFillColor(colors.white)
     canvas.setFont("Helvetica-Bold", 11)
     canvas.drawString(_MARGIN, _HEIGHT - 35, council)
     canvas.setFont("Helvetica-Bold", 20)
-    canvas.drawString(_MARGIN, _HEIGHT - 65, "Application for a Blue Badge")
+    canvas.drawString(_MARGIN, _HEIGHT - 65, title)
     canvas.setFont("Helvetica", 9)
-    canvas.drawRightString(_WIDTH - _MARGIN, _HEIGHT - 35, f"Form {FORM_REFERENCE}")
+    canvas.drawRightString(_WIDTH - _MARGIN, _HEIGHT - 35, f"Form {reference}")
     canvas.setFillColor(colors.black)
     canvas.setFont("Helvetica", 8)
-    canvas.drawString(_MARGIN, 30, f"{council} - Application for a Blue Badge")
+    canvas.drawString(_MARGIN, 30, f"{council} - {title}")
     canvas.drawRightString(_WIDTH - _MARGIN, 30, f"Page {page} of {pages}")
 
 

@@ -4,6 +4,9 @@
   the run fails, never skips, when there is none). Failure screenshots go to a temporary folder.
 * ``casebook`` (function): a fresh Casebook sandbox on a free loopback port with its own SQLite file;
   popup on, a 300 ms postcode lookup, no latency, no errors. Change ``casebook.config`` in a test.
+* ``revenues`` / ``finance`` (function): a fresh Revenues / Finance sandbox on a free loopback port with its
+  own SQLite file, filled with the seeded records (``sandbox/revenues/fixtures.py``,
+  ``sandbox/finance/fixtures.py``); no latency, no errors, no batch window, no grid delay.
 * ``casebook_bot`` (function): a CasebookBot on that sandbox, sharing the browser; closed afterwards.
 * ``make_application`` (function): builds valid ``BlueBadgeApplication``s through
   ``validate_application``, a different applicant on every call; keyword arguments override fields.
@@ -22,6 +25,8 @@ from bots.runtime import BrowserRuntime, BrowserSettings, find_browser
 from connectors.documents.blue_badge import BlueBadgeApplication, validate_application
 from connectors.errors import ConfigError
 from sandbox.casebook import CasebookConfig, CasebookServer
+from sandbox.finance import FinanceConfig, FinanceServer
+from sandbox.revenues import RevenuesConfig, RevenuesServer
 
 pytest_plugins = ["tests.flow_harness"]
 
@@ -53,6 +58,18 @@ def browser_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browse
 def casebook(tmp_path) -> Iterator[CasebookServer]:
     config = CasebookConfig(popup=True, postcode_delay_ms=300, seed=20070101)
     with CasebookServer(tmp_path / "casebook.db", config) as server:
+        yield server
+
+
+@pytest.fixture
+def revenues(tmp_path) -> Iterator[RevenuesServer]:
+    with RevenuesServer(tmp_path / "revenues.db", RevenuesConfig(seed=20010401)) as server:
+        yield server
+
+
+@pytest.fixture
+def finance(tmp_path) -> Iterator[FinanceServer]:
+    with FinanceServer(tmp_path / "finance.db", FinanceConfig(grid_delay_ms=0, seed=20120401)) as server:
         yield server
 
 

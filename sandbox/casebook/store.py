@@ -1,12 +1,11 @@
-"""Casebook's data: one SQLite table of cases, shared by every request thread behind one lock."""
+"""Casebook's data: one SQLite table of cases (see :mod:`sandbox.kit.store`)."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+
+from sandbox.kit.store import SqliteStore
 
 # Columns a case is created with, in the order the case view shows them.
 CASE_FIELDS = (
@@ -50,19 +49,8 @@ class Criteria:
     notes: str = ""
 
 
-class CaseStore:
-    def __init__(self, db_path: str | Path) -> None:
-        self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        with self._lock, self._db:
-            self._db.execute(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+class CaseStore(SqliteStore):
+    schema = _SCHEMA
 
     def create(self, values: dict[str, str], *, created_by: str, now: datetime | None = None) -> str:
         """Insert a case and return its reference, ``BB-<year>-<6-digit sequence>``."""

@@ -6,7 +6,9 @@ Messages never repeat the value that was keyed, only the field's label.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
+
+from sandbox.kit.values import normalise_postcode, parse_date
 
 TITLES = ("Mr", "Mrs", "Miss", "Ms", "Mx", "Dr", "Other")
 
@@ -25,7 +27,6 @@ ELIGIBILITY = {
 BADGE_TYPES = ("New", "Renewal")
 
 _NI = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
-_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?\d{10,13}$")
 
@@ -56,12 +57,6 @@ _TOWNS = {
 }
 
 
-def normalise_postcode(text: str) -> str | None:
-    """``"ls1 4ab"`` -> ``"LS1 4AB"``; None when it is not a UK postcode."""
-    match = _POSTCODE.fullmatch(re.sub(r"\s+", "", text).upper())
-    return f"{match.group(1)} {match.group(2)}" if match else None
-
-
 def town_for(postcode: str) -> str:
     area = re.match(r"[A-Z]+", postcode.upper())
     return _TOWNS.get(area.group(0), "Anytown") if area else "Anytown"
@@ -69,15 +64,6 @@ def town_for(postcode: str) -> str:
 
 def normalise_ni(text: str) -> str:
     return re.sub(r"\s+", "", text).upper()
-
-
-def parse_date(text: str) -> date | None:
-    if not re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text.strip()):
-        return None
-    try:
-        return datetime.strptime(text.strip(), "%d/%m/%Y").date()
-    except ValueError:
-        return None
 
 
 def required(values: dict[str, str], labels: dict[str, str]) -> list[str]:

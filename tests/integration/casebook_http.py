@@ -5,21 +5,13 @@ Used by the fast server tests and to seed cases without a browser.
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-
-@dataclass
-class Response:
-    status: int
-    url: str
-    text: str
+from tests.integration.sandbox_http import Response, SandboxClient
 
 
 @dataclass
@@ -100,20 +92,7 @@ class Form(HTMLParser):
         return posted
 
 
-class CasebookClient:
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.cookies = http.cookiejar.CookieJar()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
-
-    def request(self, path: str, data: dict[str, str] | None = None) -> Response:
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        try:
-            with self._opener.open(self.base_url + path, body, timeout=10) as reply:
-                return Response(reply.status, reply.geturl(), reply.read().decode("utf-8"))
-        except urllib.error.HTTPError as error:
-            return Response(error.code, error.geturl(), error.read().decode("utf-8"))
-
+class CasebookClient(SandboxClient):
     def submit(self, path: str, page: Response, values: dict[str, str], button: str, action: str = "") -> Response:
         return self.request(action or path, Form(page.text).data(values, button))
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -35,16 +36,16 @@ def test_run_intake_refuses_a_missing_config_file(tmp_path):
     assert "does not exist" in result.stderr and str(missing) in result.stderr
 
 
-def test_sandbox_casebook_serves_the_login_page_on_loopback(tmp_path):
+def _first_page_served(app: str, db: Path) -> str:
+    """Run `clerk sandbox APP` on a free port until its first page answers; that page's text."""
     import time
     import urllib.request
 
     from flows.prefect_server import free_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "flows.cli", "sandbox", "casebook", "--port", str(port),
-                               "--db", str(tmp_path / "casebook.db")], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen([sys.executable, "-m", "flows.cli", "sandbox", app, "--port", str(port),
+                               "--db", str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline, page = time.monotonic() + 30, ""
         while not page and time.monotonic() < deadline:
@@ -53,10 +54,15 @@ def test_sandbox_casebook_serves_the_login_page_on_loopback(tmp_path):
                     page = response.read().decode()
             except OSError:
                 time.sleep(0.1)  # the server process is still starting
-        assert "User name" in page and "Password" in page
+        return page
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_sandbox_casebook_serves_the_login_page_on_loopback(tmp_path):
+    page = _first_page_served("casebook", tmp_path / "casebook.db")
+    assert "User name" in page and "Password" in page
 
 
 def test_sandbox_casebook_names_a_bad_fault_knob():
@@ -66,6 +72,20 @@ def test_sandbox_casebook_names_a_bad_fault_knob():
     result = subprocess.run([sys.executable, "-m", "flows.cli", "sandbox", "casebook"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "CASEBOOK_ERROR_RATE" in result.stderr
+
+
+@pytest.mark.parametrize(("app", "page_text", "bad_knob"), [
+    ("revenues", 'name="USERID"', "REVENUES_BATCH_WINDOW"),
+    ("finance", '<script src="/static/finance.js" defer></script>', "FINANCE_TOLERANCE_PCT"),
+])
+def test_sandbox_commands_serve_on_loopback_and_name_a_bad_fault_knob(tmp_path, app, page_text, bad_knob):
+    import os
+
+    assert page_text in _first_page_served(app, tmp_path / f"{app}.db")
+    env = {**os.environ, bad_knob: "sometimes"}
+    result = subprocess.run([sys.executable, "-m", "flows.cli", "sandbox", app], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and f"{bad_knob}='sometimes' is not valid" in result.stderr
 
 
 def test_check_config_stops_on_a_broken_form_definition(tmp_path):
