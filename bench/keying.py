@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--skip-one-lane", action="store_true",
                         help="do not also measure Clerk with a single browser session")
     args = parser.parse_args()
-    from connectors.settings import CasebookSettings
+    from bots.casebook.application import CasebookSettings
 
     lanes = CasebookSettings().lanes
     rng = random.Random(2026)

@@ -211,5 +211,7 @@ class ConfigError(SystemError):
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
         where = ", ".join(part for part in (f"file {file}" if file else "", f"key '{key}'" if key else "") if part)
         super().__init__(f"{where}: {message}" if where else message)
+        self.detail = message
+        """The message without the file and key (to re-raise it naming another file)."""
         self.file = file
         self.key = key

@@ -12,15 +12,28 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bots.application import ApplicationSettings, load_application, password_variable
 from connectors.documents.limits import DocumentLimits
 from connectors.errors import ConfigError
+from connectors.processes import PROCESSES_DIR, ProcessSettings, declarations, merged
+
+__all__ = ["ApplicationSettings", "ProcessSettings"]
 
 CONFIG_ENV = "CLERK_CONFIG"
 SECRET_KEYS = {"password", "secret", "token", "client_secret", "api_key", "hmac_key"}
@@ -206,25 +219,6 @@ class BrowserOptions(_Section):
     network bodies, personal data and the application's password are scrubbed before they are written."""
 
 
-class CasebookSettings(_Section):
-    url: str = "http://127.0.0.1:8765"
-    username: str = "clerk-bot"
-    postcode_lookup_timeout_ms: int = Field(default=10_000, ge=100)
-    retries: int = Field(default=2, ge=0, le=10)
-    """Extra attempts after a system fault (System busy, timeout); each looks the Clerk reference up first."""
-    retry_delay_s: float = Field(default=1.0, ge=0)
-    lanes: int = Field(default=3, ge=1, le=8)
-    """Browser sessions keying at once. Every email for one applicant stays in one lane, in order, so a
-    resend never races its original. Set 1 where the application allows one session per user."""
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
-
-
 class DocumentSettings(DocumentLimits):
     """How attachments are read: limits, the guarded parser processes, and where form definitions live."""
 
@@ -252,40 +246,6 @@ class ReviewSettings(_Section):
     """Stop waiting after this long: the item goes to Exceptions (REVIEW_TIMEOUT), to be retried."""
     supervisors: list[str] = Field(default_factory=lambda: ["supervisors@council.example.gov.uk"])
     """Who is reminded about waiting items."""
-
-
-class ProcessSettings(_Section):
-    enabled: bool = True
-    subject_keywords: list[str] = Field(default_factory=list)
-    """An email whose subject contains one of these (any case) is routed to this process."""
-    recipients: list[str] = Field(default_factory=list)
-    """An email sent to one of these aliases is routed to this process."""
-    attachment_types: list[str] = Field(default_factory=list)
-    """When set (``[pdf, docx]``), an email matches this process only if it also carries an attachment of
-    one of these types. Leave empty where staff may forget the attachment and should be told so."""
-    allowed_senders: list[str] = Field(default_factory=list)
-    """Addresses (``a.person@council.gov.uk``) or whole domains (``@council.gov.uk``) allowed to trigger it."""
-    minutes_per_item: float = Field(default=15, ge=0)
-    """Staff minutes one item used to take by hand (for the hours-freed report)."""
-    sla_working_days: int = Field(default=2, ge=0)
-    """An item should be answered within this many working days of its email (weekends and England and
-    Wales bank holidays do not count); the report lists the items past it."""
-
-    @field_validator("allowed_senders", "recipients", "attachment_types")
-    @classmethod
-    def _lower(cls, values: list[str]) -> list[str]:
-        return [value.strip().lower() for value in values]
-
-
-def _default_processes() -> dict[str, ProcessSettings]:
-    return {
-        "blue_badge": ProcessSettings(
-            subject_keywords=["blue badge"],
-            recipients=["bluebadge@council.example.gov.uk"],
-            allowed_senders=["@council.example.gov.uk"],
-            minutes_per_item=20,
-        )
-    }
 
 
 class TrustSettings(_Section):
@@ -343,13 +303,71 @@ class Settings(_Section):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     browser: BrowserOptions = Field(default_factory=BrowserOptions)
-    casebook: CasebookSettings = Field(default_factory=CasebookSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     documents: DocumentSettings = Field(default_factory=DocumentSettings)
-    processes: dict[str, ProcessSettings] = Field(default_factory=_default_processes)
+    processes_dir: Path = PROCESSES_DIR
+    """Where the process declarations are (``config/processes/<name>.yaml``, runbooks/new-process.md)."""
+    processes: dict[str, ProcessSettings] = Field(default_factory=dict)
+    """Each declared process, with this environment's changes: an entry here changes only the keys it
+    names (``enabled``, ``allowed_senders``, ``recipients``, ...); a process must be declared first."""
+    applications: dict[str, SerializeAsAny[ApplicationSettings]] = Field(default_factory=dict)
+    """Each legacy application's settings (``applications.casebook.url``, ...), validated by its bot
+    (``bots/<name>/application.py``); every application an enabled process uses gets its defaults."""
 
     source: str = Field(default="embedded defaults", exclude=True)
     """Where these settings came from (for messages), not a setting."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declared(cls, data: Any) -> Any:
+        """Fill in the declared processes and the applications they use (ConfigError names the key)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        applications = dict(data.get("applications") or {})
+        written_as = {name: ("applications", name) for name in applications}
+        if "casebook" in data:  # the name of Casebook's section before there were other applications
+            if "casebook" in applications:
+                raise ConfigError("give Casebook's settings once, under applications.casebook", key="casebook")
+            applications["casebook"], written_as["casebook"] = data.pop("casebook"), ("casebook",)
+        data["processes"] = merged(declarations(Path(data.get("processes_dir") or PROCESSES_DIR)),
+                                   data.get("processes") or {})
+        directory = Path(data.get("processes_dir") or PROCESSES_DIR)
+        used = {process["application"]: directory / f"{name}.yaml"
+                for name, process in data["processes"].items() if process.get("enabled", True)}
+        for name in sorted(set(applications) | set(used)):
+            where = written_as.get(name, ("applications", name))
+            try:
+                model = load_application(name).settings
+            except ConfigError as exc:
+                if name in applications:
+                    raise ConfigError(exc.detail, key=_key(where)) from None
+                raise ConfigError(exc.detail, file=str(used[name]), key="application") from None
+            given = applications.get(name) or {}
+            if isinstance(given, model):
+                continue
+            if isinstance(given, BaseModel):
+                given = given.model_dump(exclude_unset=True)
+            try:
+                applications[name] = model.model_validate(given)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+                raise ConfigError(message.removeprefix("Value error, "), key=_key((*where, *first["loc"]))) from None
+        data["applications"] = applications
+        return data
+
+    @property
+    def casebook(self) -> ApplicationSettings:
+        """``applications.casebook`` (Blue Badge's application)."""
+        return self.applications["casebook"]
+
+    @casebook.setter
+    def casebook(self, value: ApplicationSettings) -> None:
+        self.applications["casebook"] = value
+
+    def application(self, name: str) -> ApplicationSettings:
+        return self.applications[name]
 
 
 class Secrets(BaseSettings):
@@ -364,6 +382,13 @@ class Secrets(BaseSettings):
     """``CLERK_MAIL_CLIENT_SECRET``: the app registration's secret (Graph, or EWS with OAuth2)."""
     ledger_password: SecretStr = SecretStr("")
     """``CLERK_LEDGER_PASSWORD``: the PostgreSQL ledger role's password (``ledger.kind: postgres``)."""
+
+    def application_password(self, name: str) -> SecretStr:
+        """The password of Clerk's account in an application: ``$CLERK_<NAME>_PASSWORD``."""
+        given = getattr(self, f"{name}_password", None)
+        if isinstance(given, SecretStr) and given.get_secret_value():
+            return given
+        return SecretStr(os.environ.get(password_variable(name), ""))
 
 
 def _find_secret_keys(data: object, path: str = "") -> list[str]:
@@ -397,7 +422,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", file=str(file)) from None
     if not isinstance(data, dict):
-        raise ConfigError("the top level must be a mapping of sections (mailbox:, casebook:, ...)", file=str(file))
+        raise ConfigError("the top level must be a mapping of sections (mailbox:, applications:, ...)", file=str(file))
     secrets = _find_secret_keys(data)
     if secrets:
         raise ConfigError(
@@ -407,6 +432,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
         )
     try:
         settings = Settings.model_validate(data)
+    except ConfigError as exc:  # a declared process or an application's settings: name this file too
+        if exc.file:
+            raise
+        raise ConfigError(exc.detail, file=str(file), key=exc.key) from None
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         more = len(exc.errors()) - 1

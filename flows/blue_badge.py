@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -27,15 +28,17 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from connectors.audit import AuditEvents
-from connectors.documents.attachments import FormRead
 from connectors.documents.blue_badge import LABELS, BlueBadgeApplication
-from connectors.documents.extract import validate
 from connectors.errors import BusinessError, ClerkError, SystemError
 from connectors.ledger import clerk_reference
 from connectors.mail import Email, expand_attached_messages
 from flows import replies
 from flows.bootstrap import CaseSystem, Services, current_services
 from flows.review import ReviewDecision, ask_supervisor
+
+if TYPE_CHECKING:  # the readers (pypdf, python-docx) load in the parser processes and on first use
+    from connectors.documents.attachments import FormRead
+
 from flows.steps import ItemResult, finish, park, publish_review, retry_system_faults, send_reply
 
 PROCESS = "blue_badge"
@@ -157,13 +160,12 @@ def key_and_reply(services: Services, casebook: CaseSystem, item: Item) -> ItemR
         return park_failure(services, item, exc, "while keying")
 
 
-_ANSWERS = {"created": replies.case_created, "already_keyed": replies.already_keyed,
-            "existing_application": replies.existing_application}
 
 
 def answer(services: Services, item: Item, outcome: str, case_reference: str) -> ItemResult:
     """Tell the sender how their form was keyed, and move the email to Done."""
-    send_reply(services, item.email, _ANSWERS[outcome](item.reference, case_reference), item.audit, kind=outcome)
+    reply = replies.result(services.settings.processes[PROCESS], outcome, item.reference, case_reference)
+    send_reply(services, item.email, reply, item.audit, kind=outcome)
     finish(services, item.email, "done", item.audit, outcome=outcome, case_reference=case_reference, process=PROCESS)
     get_run_logger().info("%s %s: case %s", item.reference, outcome.replace("_", " "), case_reference)
     return ItemResult(item.email.id, item.reference, PROCESS, outcome, "done", case_reference=case_reference,
@@ -207,6 +209,8 @@ def decide(services: Services, item: Item) -> ItemResult | None:
             return park_failure(services, item, exc, "answering after review")
     if decision.decision == "correct":
         try:
+            from connectors.documents.extract import validate
+
             item.application = validate(services.documents.definition(FORM), {**item.fields, **decision.corrections})
         except BusinessError as exc:
             return reject(services, item, exc)

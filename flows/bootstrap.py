@@ -46,15 +46,21 @@ class Services:
     secrets: Secrets = field(default_factory=load_secrets)
     documents: FormReader | None = None
     """Reads forms from attachments through the guard and warm parser processes (built from settings)."""
+    sessions: dict[str, Callable[[Services], object]] = field(default_factory=dict)
+    """Builds a session of an application by name, replacing its bot (tests pass fakes)."""
     casebook_factory: Callable[[Services], CaseSystem] | None = None
-    """Builds a Casebook adapter (the bot, or a fake in tests)."""
+    """The same for Casebook (``sessions["casebook"]``)."""
     leases: Leases | None = None
     """This worker's claims on work items (built from the ledger and ``ledger.lease_s``)."""
 
+    def open_application(self, name: str):
+        """A new session of the application (its own browser). The caller closes it, in the thread that
+        opened it: Playwright's sync API belongs to one thread. Opened only when there is something to key."""
+        factory = self.sessions.get(name) or (self.casebook_factory if name == "casebook" else None)
+        return factory(self) if factory else _bot_session(self, name)
+
     def open_casebook(self) -> CaseSystem:
-        """A new Casebook session (its own browser). The caller closes it, in the thread that opened it:
-        Playwright's sync API belongs to one thread. Opened only when there is something to key."""
-        return (self.casebook_factory or _casebook_bot)(self)
+        return self.open_application("casebook")
 
     def __post_init__(self) -> None:
         if self.documents is None:
@@ -79,10 +85,12 @@ class Services:
                 close()
 
 
-def _casebook_bot(services: Services) -> CaseSystem:
-    from bots.casebook.bot import CasebookBot, CasebookBotSettings
+def _bot_session(services: Services, name: str):
+    """A session of the application's own bot (``bots/<name>``), in a browser of its own."""
+    from bots.application import load_application
     from bots.runtime import BrowserRuntime, BrowserSettings
 
+    password = services.secrets.application_password(name).get_secret_value()
     browser = services.settings.browser
     runtime = BrowserRuntime(
         BrowserSettings(
@@ -92,31 +100,26 @@ def _casebook_bot(services: Services) -> CaseSystem:
             navigation_timeout_ms=browser.navigation_timeout_ms,
             screenshots_dir=browser.screenshots_dir,
             trace_dir=browser.trace_dir,
-            secrets=(services.secrets.casebook_password.get_secret_value(),),
+            secrets=(password,),
         )
     ).start()
-    casebook = services.settings.casebook
-    bot = CasebookBot(
-        runtime,
-        CasebookBotSettings(
-            url=casebook.url,
-            username=casebook.username,
-            password=services.secrets.casebook_password.get_secret_value(),
-            postcode_lookup_timeout_ms=casebook.postcode_lookup_timeout_ms,
-        ),
-    )
+    try:
+        bot = load_application(name).opener()(runtime, services.settings.applications[name], password)
+    except BaseException:
+        runtime.close()
+        raise
     return _BotWithRuntime(bot, runtime)
 
 
 class _BotWithRuntime:
-    """Closes the browser together with the bot."""
+    """The bot's operations, and its browser closed together with it."""
 
     def __init__(self, bot, runtime) -> None:
         self._bot = bot
         self._runtime = runtime
 
-    def key_application(self, application, clerk_ref):
-        return self._bot.key_application(application, clerk_ref)
+    def __getattr__(self, name: str):
+        return getattr(self._bot, name)
 
     def close(self) -> None:
         try:
@@ -187,6 +190,9 @@ def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     configure_logging()
     settings = settings or load_settings()
     load_forms(settings.documents.forms_dir)  # a broken form definition stops start-up, naming file and key
+    from flows.registry import check_processes
+
+    check_processes(settings)  # ... and so does a process whose flow, form or bot is missing
     parts = {
         "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings, overrides.get("secrets")),
         "ledger": overrides.pop("ledger", None) or build_ledger(settings, overrides.get("secrets")),

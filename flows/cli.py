@@ -62,12 +62,15 @@ def demo(
 
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
-    """Validate the settings file and print where each adapter points."""
+    """Validate the settings file, every declared process (its flow, form and bot), and print where each
+    adapter points."""
     from connectors.documents.forms import load_forms
+    from flows.registry import check_processes
 
     try:
         settings = load_settings(config)
         forms = load_forms(settings.documents.forms_dir)
+        enabled = check_processes(settings)
     except ConfigError as exc:
         _fail(exc)
     console.print(f"[green]OK[/] settings from {settings.source}")
@@ -76,8 +79,12 @@ def check_config(config: ConfigOption = None) -> None:
     where = {"local": lambda: str(mailbox.root), "ews": lambda: mailbox.ews.url,
              "graph": lambda: mailbox.graph.graph_url}[mailbox.kind]()
     console.print(f"  mailbox: {mailbox.address} ({mailbox.kind}) at {where}")
-    console.print(f"  casebook: {settings.casebook.url} as {settings.casebook.username}")
-    console.print(f"  processes: {', '.join(name for name, p in settings.processes.items() if p.enabled)}")
+    for name, application in settings.applications.items():
+        console.print(f"  {name}: {application.url} as {application.username}")
+    for name in enabled:
+        process = settings.processes[name]
+        console.print(f"  process {name}: {process.title} ({process.form} form, into {process.application}; "
+                      f"flow {process.flow})")
 
 
 @run_app.command("intake")

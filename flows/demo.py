@@ -20,13 +20,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bots.casebook.application import CasebookSettings
 from connectors.audit import AuditTrail
 from connectors.audit_verify import verify
 from connectors.mail.local import LocalMailbox
 from connectors.settings import (
     AuditSettings,
     BrowserOptions,
-    CasebookSettings,
     LedgerSettings,
     MailboxSettings,
     Secrets,

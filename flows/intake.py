@@ -27,14 +27,12 @@ from connectors.ledger import clerk_reference
 from connectors.mail import unreadable_error
 from flows import replies
 from flows.audit_anchor import publish_checkpoint
-from flows.blue_badge import blue_badge
 from flows.bootstrap import Services, current_services
 from flows.claiming import Claimed, claim_new_mail, recover_stranded
+from flows.registry import process_flow
 from flows.routing import check_sender, route
 from flows.status import answer_status, status_request
 from flows.steps import ItemResult, finish, park, publish_review, send_reply
-
-PROCESS_FLOWS = {"blue_badge": blue_badge}
 
 
 def accept(services: Services, claimed: Claimed) -> tuple[str, ItemResult | None]:
@@ -152,7 +150,7 @@ def process_claimed(services: Services, claimed: list[Claimed]) -> list[ItemResu
         else:
             batches[process].append(item.email.id)
     for process, email_ids in batches.items():
-        results.extend(PROCESS_FLOWS[process](email_ids))
+        results.extend(process_flow(services.settings, process)(email_ids))
     return results
 
 

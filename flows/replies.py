@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.processes import ProcessSettings
+
 SIGN_OFF = "\n\nThis is an automatic reply from Clerk, the council's forms robot. Quote the reference above if you contact us.\n"
 
 
@@ -28,29 +30,17 @@ def acknowledgement(reference: str, subject: str) -> Reply:
     )
 
 
-def case_created(reference: str, case_reference: str) -> Reply:
-    return Reply(
-        f"Blue Badge application keyed: case {case_reference} [{reference}]",
-        f"The Blue Badge application has been keyed into Casebook.\nCase reference: {case_reference}\n"
-        f"Clerk reference: {reference}" + SIGN_OFF,
-    )
-
-
-def already_keyed(reference: str, case_reference: str) -> Reply:
-    return Reply(
-        f"Already keyed: case {case_reference} [{reference}]",
-        f"We had already keyed this email, so nothing new was created.\nCase reference: {case_reference}\n"
-        f"Clerk reference: {reference}" + SIGN_OFF,
-    )
-
-
-def existing_application(reference: str, case_reference: str) -> Reply:
-    return Reply(
-        f"Application already held: case {case_reference} [{reference}]",
-        "Casebook already holds a Blue Badge application for this applicant (same surname and date of birth), "
-        f"so no new case was created.\nExisting case reference: {case_reference}\nClerk reference: {reference}\n\n"
-        "If this is a new application rather than a resend, please ask a supervisor to key it." + SIGN_OFF,
-    )
+def result(process: ProcessSettings, outcome: str, reference: str, record_reference: str) -> Reply:
+    """The answer for an item keyed with ``outcome`` (``created``, ``already_keyed``, ...), in the words of the
+    process's declaration (``replies:`` in config/processes/<name>.yaml)."""
+    template = process.replies.get(outcome)
+    if template is None:  # a declaration without words for this outcome still tells the sender
+        subject = f"{process.title or 'Your form'}: {outcome.replace('_', ' ')} {record_reference} [{reference}]"
+        body = f"Clerk keyed your email ({outcome.replace('_', ' ')}).\nReference: {record_reference}\n" \
+               f"Clerk reference: {reference}"
+    else:
+        subject, body = template.render(reference=reference, record_reference=record_reference, title=process.title)
+    return Reply(subject, body + SIGN_OFF)
 
 
 def rejected(reference: str, summary: str, reasons: list[str]) -> Reply:

@@ -235,6 +235,9 @@ class CasebookBot:
         )
         return result
 
+    key = key_application
+    """The operation every keying process calls (:mod:`bots.transaction`): look up first, then key."""
+
     def close(self) -> None:
         page, self._page, self._shell = self._page, None, None
         self._lookup_page = self._lookup_shell = self._active = None  # closed with the context
@@ -656,3 +659,10 @@ def _translate(exc: Exception, context: str) -> ClerkError | None:
 def _first_line(exc: BaseException) -> str:
     text = (getattr(exc, "message", None) or str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def open_session(runtime: BrowserRuntime, settings, password: str) -> CasebookBot:
+    """A Casebook session for Clerk's processes (``APPLICATION.session``): ``settings`` are
+    ``applications.casebook`` (:class:`bots.casebook.application.CasebookSettings`)."""
+    return CasebookBot(runtime, CasebookBotSettings(url=settings.url, username=settings.username, password=password,
+                                                    postcode_lookup_timeout_ms=settings.postcode_lookup_timeout_ms))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from connectors.processes import PROCESSES_DIR
 from flows.cli_report import report
 from tests.report.batch import write_batch
 
@@ -26,8 +28,15 @@ def clerk() -> None:
 def config(tmp_path: Path) -> Path:
     write_batch(tmp_path / "audit")
     file = tmp_path / "clerk.yaml"
+    declared = tmp_path / "processes"
+    declared.mkdir()
+    shutil.copy(PROCESSES_DIR / "blue_badge.yaml", declared)
+    (declared / "parking_permit.yaml").write_text(  # a process retired since: its items still count
+        "title: Parking permit\nflow: flows.parking_permit:parking_permit\nform: parking_permit\n"
+        "application: parking\nenabled: false\n")
     file.write_text(yaml.safe_dump({
         "audit": {"path": str(tmp_path / "audit" / "audit.jsonl")},
+        "processes_dir": str(declared),
         "processes": {"blue_badge": {"minutes_per_item": 20}, "parking_permit": {"minutes_per_item": 12}},
     }))
     return file

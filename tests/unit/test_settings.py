@@ -53,6 +53,10 @@ def test_environment_variable_picks_the_file(tmp_path, monkeypatch):
         ("ledger:\n  schema: Clerk-Live\n", "ledger.schema", "not a plain schema name"),
         ("ledger:\n  lock_timeout_s: 0\n", "ledger.lock_timeout_s", "greater"),
         ("ledger:\n  kind: oracle\n", "ledger.kind", "sqlite"),
+        ("applications:\n  casebook:\n    lanes: 0\n", "applications.casebook.lanes", "greater"),
+        ("applications:\n  casebook:\n    colour: blue\n", "applications.casebook.colour", "unknown key"),
+        ("applications:\n  nosuchapp:\n    url: http://x\n", "applications.nosuchapp", "no bot for 'nosuchapp'"),
+        ("processes:\n  parking_permit:\n    enabled: true\n", "processes.parking_permit", "is declared"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path, text, key, words):
@@ -112,3 +116,49 @@ def test_a_postgres_ledger_is_named_in_settings_and_its_password_comes_from_the_
     monkeypatch.setenv("CLERK_LEDGER_PASSWORD", "s3cret")
     secrets = load_secrets()
     assert secrets.ledger_password.get_secret_value() == "s3cret" and "s3cret" not in repr(secrets)
+
+
+def declare(folder, name: str, text: str):
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.yaml").write_text(text)
+    return folder / f"{name}.yaml"
+
+
+BLUE_BADGE = (Path(__file__).resolve().parents[2] / "config" / "processes" / "blue_badge.yaml").read_text()
+
+
+@pytest.mark.parametrize(("change", "key", "words"), [
+    (("flow: flows.blue_badge:blue_badge", "flow: flows.no_such_process:run"), "flow", "does not exist"),
+    (("flow: flows.blue_badge:blue_badge", "flow: flows.blue_badge:no_such_flow"), "flow", "does not exist"),
+    (("form: blue_badge ", "form: parking_permit "), "form", "no form 'parking_permit'"),
+    (("application: casebook ", "application: parking "), "application", "no bot for 'parking'"),
+])
+def test_check_config_refuses_a_process_whose_flow_form_or_bot_is_missing(tmp_path, change, key, words):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    assert change[0] in BLUE_BADGE
+    declaration = declare(tmp_path / "processes", "blue_badge", BLUE_BADGE.replace(*change))
+    config = write(tmp_path, f"processes_dir: {tmp_path / 'processes'}\n")
+    result = CliRunner().invoke(app, ["check-config", "-c", str(config)])
+    assert result.exit_code == 2, result.output
+    output = "".join(result.output.split())  # the console wraps long lines anywhere
+    assert "".join(f"file {declaration}, key '{key}'".split()) in output, output
+    assert "".join(words.split()) in output, output
+
+
+def test_a_declaration_without_its_form_names_the_file_and_key(tmp_path):
+    declaration = declare(tmp_path / "processes", "blue_badge", BLUE_BADGE.replace("form: blue_badge ", "# no form "))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, f"processes_dir: {tmp_path / 'processes'}\n"))
+    assert (caught.value.file, caught.value.key) == (str(declaration), "form")
+
+
+def test_an_environment_changes_only_the_keys_it_names(tmp_path):
+    settings = load_settings(write(tmp_path, "processes:\n  blue_badge:\n    allowed_senders: [a@council.gov.uk]\n"))
+    process = settings.processes["blue_badge"]
+    assert process.allowed_senders == ["a@council.gov.uk"]
+    assert (process.flow, process.minutes_per_item, process.recipients) == (
+        "flows.blue_badge:blue_badge", 20, ["bluebadge@council.example.gov.uk"]), "the rest as declared"
+    assert "created" in process.replies
