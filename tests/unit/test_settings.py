@@ -53,6 +53,9 @@ def test_environment_variable_picks_the_file(tmp_path, monkeypatch):
         ("ledger:\n  schema: Clerk-Live\n", "ledger.schema", "not a plain schema name"),
         ("ledger:\n  lock_timeout_s: 0\n", "ledger.lock_timeout_s", "greater"),
         ("ledger:\n  kind: oracle\n", "ledger.kind", "sqlite"),
+        ("audit:\n  kind: postgres\n", "audit.kind", "needs ledger.kind: postgres"),
+        ("audit:\n  kind: postgres\nledger:\n  kind: sqlite\n", "audit.kind", "keeps the trail in the ledger's database"),
+        ("audit:\n  kind: database\n", "audit.kind", "'file' or 'postgres'"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path, text, key, words):
