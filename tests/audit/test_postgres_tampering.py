@@ -154,3 +154,18 @@ def test_a_forged_re_chain_without_the_key_fails_at_the_checkpoint_then_at_its_h
 
 def test_a_trail_whose_tables_are_missing_fails(pg):
     assert pg.failure() == ("audit_lines", None, "no audit trail here")
+
+
+def test_deleted_checkpoint_and_seal_rows_are_noticed_at_the_event_that_recorded_the_checkpoint(trail):
+    trail.sql("DELETE FROM {s}.audit_checkpoints")
+    trail.sql("DELETE FROM {s}.audit_seal")
+    assert trail.failure() == ("audit_lines", 11, "records a checkpoint that is missing from audit_checkpoints")
+
+
+def test_a_malformed_checkpoint_row_is_named(sealed):
+    sealed.sql("UPDATE {s}.audit_checkpoints SET entry = %s WHERE counter = 2", (b'{"seq": "six"}',))
+    assert sealed.failure() == ("audit_checkpoints", 2, (
+        "not a well-formed checkpoint (counter, seq, head, seal policy, hmac)"))
+    sealed.sql("UPDATE {s}.audit_checkpoints SET entry = %s WHERE counter = 3", (b"{}",))
+    with pytest.raises(AuditTrailDamaged, match=r"audit_checkpoints counter 3 does not hold a well-formed checkpoint"):
+        AuditTrail(sealed.store, key=KEY)  # a writer will not chain on
