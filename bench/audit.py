@@ -22,17 +22,27 @@ machine does not move much. Last, the cost of ``flush()`` per email (fsync and s
 to Done), over ``--fsync-items`` emails; that trail has a checkpoint per email, as in production, and verify
 is timed on it too (``verify_sealed_items_*``: more checkpoints to authenticate per event).
 
+Then the trail in PostgreSQL (``audit.kind: postgres``, in a fresh schema of ``--postgres-url``, dropped after)
+against a file trail written with the same events in the same slices, taking turns (``--pg-events``): its
+append rate (every event a transaction: the lock, the head, the insert, a durable commit), ``flush()`` per
+email (a seal: a turn of its own), and verify of both trails, taking turns (``pg_*``). ``--postgres-url ''``
+leaves these rows out.
+
 Prints a table, then one JSON object on the last line:
 ``{"events", "audit_eps", "plain_eps", "ratio", "verify_s_per_100k", "floor_s_per_100k", "verify_ratio",
-"flush_ms_per_item", ...}``. Aims: ratio (plain rate / audit rate) <= 1.5; verify <= 2 s per 100,000 events.
+"flush_ms_per_item", ..., "pg_append_eps", "pg_ratio_vs_file", "pg_verify_s_per_100k", ...}``. Aims: ratio
+(plain rate / audit rate) <= 1.5; verify <= 2 s per 100,000 events.
 
     python bench/audit.py [--events 100000] [--chunks 20] [--verify-runs 5] [--fsync-items 400] [--dir DIR]
+                          [--postgres-url URL] [--pg-events 10000] [--pg-items 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -48,6 +58,7 @@ import orjson  # noqa: E402
 import structlog  # noqa: E402
 
 from connectors.audit import AuditTrail  # noqa: E402
+from connectors.audit_chain import AuditUnavailable  # noqa: E402
 from connectors.audit_verify import VerifyReport, verify  # noqa: E402
 
 KEY = b"bench-hmac-key-0123456789abcdef"
@@ -144,8 +155,9 @@ def verify_against_floor(path: Path, runs: int) -> tuple[VerifyReport, float, fl
     return report, statistics.median(verify_s), statistics.median(floor_s), ratio
 
 
-def flush_per_item(path: Path, batch: list[Email]) -> float:
-    """Seconds of ``flush()`` (fsync, then a seal) per email, when each email is flushed before it moves on."""
+def flush_per_item(path, batch: list[Email]) -> float:
+    """Seconds of ``flush()`` (fsync, then a seal) per email, when each email is flushed before it moves on.
+    ``path``: a trail file, or a store (PostgreSQL)."""
     trail = AuditTrail(path, key=KEY)
     spent = 0.0
     for context, steps in batch:
@@ -159,6 +171,84 @@ def flush_per_item(path: Path, batch: list[Email]) -> float:
     return spent / len(batch)
 
 
+def sliced(batch: list[Email], chunks: int) -> tuple[list[list[Email]], list[int]]:
+    """The emails in ``chunks`` slices, and the events in each."""
+    size = -(-len(batch) // chunks)
+    slices = [batch[start : start + size] for start in range(0, len(batch), size)]
+    return slices, [sum(len(steps) for _, steps in piece) for piece in slices]
+
+
+def postgres_against_file(url: str, tmp: Path, args: argparse.Namespace) -> tuple[dict, list[str]]:
+    """The trail in PostgreSQL against a file trail: the same events in the same slices, taking turns; flush per
+    email on both; verify of both (the same events and checkpoints), taking turns. (figures, lines to print)"""
+    import psycopg
+
+    from connectors.audit_postgres import PostgresAudit
+
+    schema = f"clerk_bench_{secrets.token_hex(6)}"
+    store, path = PostgresAudit(url, schema=schema), tmp / "beside-postgres" / "audit.jsonl"
+    try:
+        trails = {"file": AuditTrail(path, key=KEY), "postgres": AuditTrail(store, key=KEY)}
+        chunks, chunk_events = sliced(emails(args.pg_events), args.chunks)
+        seconds: dict[str, list[float]] = {name: [] for name in trails}
+        for number, chunk in enumerate(chunks):
+            for name in list(trails)[:: 1 if number % 2 else -1]:
+                started = time.perf_counter()
+                audit_writer(trails[name])(chunk)
+                seconds[name].append(time.perf_counter() - started)
+        for trail in trails.values():
+            trail.checkpoint("bench-run")
+            trail.close()
+        batch = emails(args.pg_items * 8)[: args.pg_items]
+        flush_ms = {"postgres": flush_per_item(store, batch) * 1000, "file": flush_per_item(path, batch) * 1000}
+        verify_s: dict[str, list[float]] = {"postgres": [], "file": []}
+        for _ in range(args.verify_runs):
+            started = time.perf_counter()
+            with store.reading() as source:
+                report = verify(source, KEY)
+            verify_s["postgres"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            beside = verify(path, KEY)
+            verify_s["file"].append(time.perf_counter() - started)
+    finally:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    for name, checked in (("postgres", report), ("file beside postgres", beside)):
+        if not checked.ok or checked.warnings or checked.events != report.events:
+            print(f"warning: verify on the {name} trail: {checked.failure} {checked.warnings}", file=sys.stderr)
+    rates = {name: [events / spent for events, spent in zip(chunk_events, runs, strict=True)]
+             for name, runs in seconds.items()}
+    rate = {name: statistics.median(values) for name, values in rates.items()}
+    per_100k = {name: statistics.median(runs) * 100_000 / report.events for name, runs in verify_s.items()}
+    figures = {
+        "pg_events": sum(chunk_events),
+        "pg_append_eps": round(rate["postgres"]),
+        "pg_file_eps": round(rate["file"]),
+        "pg_ratio_vs_file": round(statistics.median(
+            file / pg for file, pg in zip(rates["file"], rates["postgres"], strict=True)), 1),
+        "pg_us_per_event": round(1e6 / rate["postgres"], 1),
+        "pg_flush_ms_per_item": round(flush_ms["postgres"], 3),
+        "pg_file_flush_ms_per_item": round(flush_ms["file"], 3),
+        "pg_verify_s_per_100k": round(per_100k["postgres"], 3),
+        "pg_file_verify_s_per_100k": round(per_100k["file"], 3),
+        "pg_verify_ratio_vs_file": round(statistics.median(
+            pg / file for pg, file in zip(verify_s["postgres"], verify_s["file"], strict=True)), 3),
+        "pg_verified_events": report.events,
+        "pg_checkpoints": report.checkpoints_checked,
+    }
+    lines = [f"{'audit in PostgreSQL':<32}{figures['pg_events']:>9}{rate['postgres']:>11.0f}"
+             f"{1e6 / rate['postgres']:>10.2f}{statistics.pstdev(rates['postgres']) / rate['postgres']:>8.0%}",
+             f"{'audit file, the same slices':<32}{figures['pg_events']:>9}{rate['file']:>11.0f}"
+             f"{1e6 / rate['file']:>10.2f}{statistics.pstdev(rates['file']) / rate['file']:>8.0%}"]
+    lines.append(f"PostgreSQL trail: file rate / PostgreSQL rate {figures['pg_ratio_vs_file']:g} (every event a durable "
+                 f"commit); flush per email {figures['pg_flush_ms_per_item']:.3f} ms (file "
+                 f"{figures['pg_file_flush_ms_per_item']:.3f} ms); verify {figures['pg_verify_s_per_100k']:.3f} s per "
+                 f"100,000 events (file {figures['pg_file_verify_s_per_100k']:.3f} s; PostgreSQL/file "
+                 f"{figures['pg_verify_ratio_vs_file']:.2f}; {report.events} events, {report.checkpoints_checked} "
+                 "checkpoints)")
+    return figures, lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -166,11 +256,13 @@ def main() -> None:
     parser.add_argument("--verify-runs", type=int, default=5)
     parser.add_argument("--fsync-items", type=int, default=400)
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temporary directory)")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "CLERK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="a database where this user may create schemas ('': no PostgreSQL rows)")
+    parser.add_argument("--pg-events", type=int, default=10_000)
+    parser.add_argument("--pg-items", type=int, default=200)
     args = parser.parse_args()
-    batch = emails(args.events)
-    size = -(-len(batch) // args.chunks)
-    chunks = [batch[start : start + size] for start in range(0, len(batch), size)]
-    chunk_events = [sum(len(steps) for _, steps in chunk) for chunk in chunks]
+    chunks, chunk_events = sliced(emails(args.events), args.chunks)
 
     with tempfile.TemporaryDirectory(prefix="clerk-bench-audit-", dir=args.dir) as tmp, ExitStack() as stack:
         tmp = Path(tmp)
@@ -194,6 +286,10 @@ def main() -> None:
         sealed, sealed_verify_s, sealed_floor_s, sealed_ratio = verify_against_floor(
             tmp / "fsync" / "audit.jsonl", args.verify_runs)
         line_bytes = trail.path.stat().st_size / report.events
+        try:
+            pg_figures, pg_lines = postgres_against_file(args.postgres_url, tmp, args) if args.postgres_url else ({}, [])
+        except AuditUnavailable as exc:
+            sys.exit(f"{exc}\nStart PostgreSQL with `make postgres`, or leave its rows out with --postgres-url ''.")
 
     for name, checked in (("benchmark", report), ("sealed-per-email", sealed)):
         if not checked.ok or checked.warnings:
@@ -227,6 +323,7 @@ def main() -> None:
         "chunks": len(chunks),
         "fsync_items": args.fsync_items,
         "verify_runs": args.verify_runs,
+        **pg_figures,
     }
     labels = {"plain": "plain structlog JSON lines", "plain_orjson": "plain structlog, orjson",
               "audit": "audit (redact, chain, flock)"}
@@ -234,6 +331,8 @@ def main() -> None:
     for name, label in labels.items():
         spread = statistics.pstdev(rates[name]) / statistics.mean(rates[name])
         print(f"{label:<32}{args.events:>9}{rate[name]:>11.0f}{1e6 / rate[name]:>10.2f}{spread:>8.0%}")
+    for line in pg_lines[:2]:
+        print(line)
     print(f"ratio plain/audit rate: {figures['ratio']:.3f} (aim <= 1.5); "
           f"against plain with orjson {figures['ratio_vs_plain_orjson']:.3f}")
     print(f"verify: {verify_s:.3f} s for {report.events} events ({report.checkpoints_checked} checkpoints) = "
@@ -243,6 +342,8 @@ def main() -> None:
           f"({args.fsync_items} emails)")
     print(f"verify with a checkpoint per email ({sealed.events} events, {sealed.checkpoints_checked} checkpoints): "
           f"{figures['verify_sealed_items_s_per_100k']:.3f} s per 100,000; verify/floor {sealed_ratio:.2f}")
+    for line in pg_lines[2:]:
+        print(line)
     print(json.dumps(figures))
 
 

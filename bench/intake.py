@@ -237,7 +237,7 @@ def measure(name: str, workdir: Path, emails: list[EmailMessage], warm_up: Email
             if runner.is_alive() and outcome.error is None:
                 outcome.error = "the watch thread did not stop"
             outcome.watcher = getattr(mailbox.watcher, "mode", "?")
-            claims = claim_times(settings.audit.path)
+            claims = claim_times(settings)
         total = len(emails) + 1  # and the warm-up
         done, parked = backend.folder_subjects("Done"), backend.folder_subjects("Exceptions")
         outcome.done, outcome.exceptions = len(done), len(parked)
@@ -255,14 +255,12 @@ def measure(name: str, workdir: Path, emails: list[EmailMessage], warm_up: Email
     return outcome
 
 
-def claim_times(audit_path: Path) -> dict[str, list[float]]:
+def claim_times(settings) -> dict[str, list[float]]:
     """Clerk reference -> wall times (epoch seconds) of its ``claim`` audit events, oldest first."""
-    from connectors.audit import iter_events
+    from connectors.audit_store import events
 
     claims: dict[str, list[float]] = {}
-    if not audit_path.exists():
-        return claims
-    for event in iter_events(audit_path):
+    for event in events(settings, missing_ok=True):
         if event.get("step") == "claim":
             claims.setdefault(event["reference"], []).append(datetime.fromisoformat(event["time"]).timestamp())
     return claims

@@ -3,10 +3,14 @@
 Pipeline: bound context (run, item, reference, process) -> envelope (seq, UTC time, the fixed fields in a
 fixed order) -> redaction -> ``prev`` (the SHA-256 of the line before) -> JSON -> a locked append.
 Redaction runs before anything is rendered, and the chain hashes the rendered, redacted line, so what
-``clerk audit verify`` checks is exactly what is on disk. The format is described in
+``clerk audit verify`` checks is exactly what is stored. The format is described in
 ``connectors/audit_chain.py`` and the procedures in ``runbooks/audit.md``.
 
-Several threads and several processes may write one trail: every append holds an exclusive ``flock``,
+The lines go to an append end (:class:`ChainEnd`): a JSON-lines file by default, or tables in PostgreSQL
+(connectors/audit_postgres.py, ``audit.kind: postgres``) for workers on several hosts. The pipeline, the
+seals and the rules are the same; only where the lines, the checkpoints and the lock live differ.
+
+Several threads and several processes may write one trail file: every append holds an exclusive ``flock``,
 and a writer that finds the file grown (or rotated) since its own last line re-reads the head from the
 file's tail, so the chain never forks.
 
@@ -22,13 +26,12 @@ from __future__ import annotations
 import fcntl
 import io
 import json
-import math
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -51,21 +54,21 @@ from connectors.audit_seal import (
     DEFAULT_SEAL_EVERY_S,
     FileSeals,
     SealPolicy,
+    SealState,
+    SealStore,
     epoch_ms,
     refusal,
     write_seal,
 )
 from connectors.errors import ConfigError
 
-__all__ = ["MASK", "AuditEvents", "AuditTrail", "iter_events", "redact", "redact_text"]
+__all__ = ["MASK", "AuditEvents", "AuditTrail", "ChainEnd", "iter_events", "redact", "redact_text"]
 
 BOT = "clerk-bot"
 _ENVELOPE = dict.fromkeys(("seq", "time", "run", "item", "reference", "process", "step", "outcome", "actor"))
 _RESERVED = frozenset(("seq", "time", "prev"))
 MIN_KEY_BYTES = 16
 _GENERATION = 21
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ASK = datetime.min.replace(tzinfo=UTC)
 """Bytes of the lock file's first line: the rotation generation, ``%020d\\n``. The sealing state follows."""
 
 
@@ -81,8 +84,51 @@ def _day_of(line: bytes | None) -> date | None:
         return None
 
 
-class _ChainEnd:
-    """The append end of a trail: the head (last seq and hash), the open file, the cross-process lock.
+class ChainEnd(Protocol):
+    """Where a trail's lines go, and who may append next: a file (:class:`_FileEnd`) or tables in PostgreSQL
+    (connectors/audit_postgres.py). Between ``acquire()`` and ``release()`` (or as a context manager) the writer
+    holds the trail against every other writer, and ``seq``, ``head`` and the :class:`SealState` are current."""
+
+    seq: int
+    head: str
+    day: date | None
+    seals: SealStore
+    part: str
+    """What checkpoints name as the ``file`` they seal (the active file's name, or the lines table's)."""
+    where: str
+    """The trail, for messages."""
+    sealed_seq: int | None
+    first_unsealed_ms: int
+    check_at_seq: int
+    check_at: datetime
+
+    def acquire(self) -> None: ...
+
+    def release(self) -> None: ...
+
+    def __enter__(self) -> ChainEnd: ...
+
+    def __exit__(self, *_exc: object) -> None: ...
+
+    def begin_day(self, today: date) -> None:
+        """The clock shows a day other than ``day`` (a file trail starts a new file)."""
+
+    def append(self, line: bytes, now: datetime) -> None: ...
+
+    def sealed(self, seq: int) -> None:
+        """A checkpoint now covers ``seq``."""
+
+    def durable(self) -> None:
+        """Make what was appended durable before it is sealed."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class _FileEnd(SealState):
+    """The append end of a trail file: the head (last seq and hash), the open file, the cross-process lock.
 
     Held (``acquire``/``release``, or as a context manager) around each append; while held, ``seq`` and
     ``head`` are current even when another process appended or rotated the file meanwhile, and so is the
@@ -94,8 +140,10 @@ class _ChainEnd:
     the time (ms) of the first event after it, 0 when there is none or it is not known."""
 
     def __init__(self, files: TrailFiles, policy: SealPolicy) -> None:
+        super().__init__(policy)
         self.files = files
-        self._events, self._window_ms = policy.events, policy.seconds * 1000
+        self.seals = FileSeals(files)
+        self.where = str(files.active)
         self.seq = 0
         self.head = GENESIS
         self._thread_lock = threading.Lock()
@@ -104,12 +152,6 @@ class _ChainEnd:
         self.day: date | None = None
         """The UTC day the active file was started (from its first line)."""
         self._generation = b""
-        self.sealed_seq: int | None = None
-        """The last seq a checkpoint covers, trail-wide (None: not known yet)."""
-        self.first_unsealed_ms = 0
-        self.check_at_seq = 0
-        """Before this seq and this time no seal can be due, and the policy need not be asked."""
-        self.check_at = _ASK
         self._state = b""
         files.active.parent.mkdir(parents=True, exist_ok=True)
         self._lock: io.FileIO | None = io.FileIO(os.open(files.lock, os.O_RDWR | os.O_CREAT, 0o644), "r+")
@@ -134,7 +176,7 @@ class _ChainEnd:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         self._thread_lock.release()
 
-    def __enter__(self) -> _ChainEnd:
+    def __enter__(self) -> _FileEnd:
         self.acquire()
         return self
 
@@ -218,12 +260,6 @@ class _ChainEnd:
         except ValueError:  # none yet (a new trail, or a lock file of an older Clerk): found out at the next seal
             self._set_state(None, 0)
 
-    def _set_state(self, sealed_seq: int | None, first_unsealed_ms: int) -> None:
-        self.sealed_seq, self.first_unsealed_ms = sealed_seq, first_unsealed_ms
-        self.check_at_seq = 0 if sealed_seq is None else sealed_seq + self._events
-        self.check_at = _EPOCH + timedelta(milliseconds=math.floor(first_unsealed_ms + self._window_ms)) \
-            if first_unsealed_ms else _ASK
-
     def sealed(self, seq: int) -> None:
         """A checkpoint now covers ``seq`` (the caller holds the lock). Events after it, if any, are of an
         unknown age until the next seal."""
@@ -242,6 +278,10 @@ class _ChainEnd:
             os.fsync(self._file.fileno())
 
     @property
+    def part(self) -> str:
+        return self.files.active.name
+
+    @property
     def closed(self) -> bool:
         return self._lock is None
 
@@ -256,6 +296,12 @@ class _ChainEnd:
                 self._lock = None
 
 
+class TrailStore(Protocol):
+    """A trail kept somewhere other than a file: it opens the append end writers share."""
+
+    def open(self, policy: SealPolicy) -> ChainEnd: ...
+
+
 class _Sink:
     """structlog's final 'logger': appends the rendered line to the chain (the caller holds the lock)."""
 
@@ -267,9 +313,11 @@ class _Sink:
 
 
 class AuditTrail:
-    """Append-only, hash-chained JSON-lines audit file that seals itself. Thread-safe; several processes may
+    """Append-only, hash-chained audit trail of JSON lines that seals itself. Thread-safe; several processes may
     share it.
 
+    ``trail`` is the trail's file (a path), or a store that opens an append end (:class:`ChainEnd`) for a seal
+    policy, such as :class:`connectors.audit_postgres.PostgresAudit`.
     ``key`` (at least 16 bytes) signs checkpoints; without one they are written unauthenticated.
     ``seal_every_events`` and ``seal_every_s`` bound the unsealed stretch (``audit.seal_every_events`` and
     ``audit.seal_every_s`` in the settings): the trail seals itself before an event that would make it longer.
@@ -277,7 +325,7 @@ class AuditTrail:
 
     Raises AuditTrailDamaged when the trail's last line is torn, or when its checkpoints show it was cut back."""
 
-    def __init__(self, path: str | Path, actor: str = BOT, *, key: bytes | None = None,
+    def __init__(self, trail: str | os.PathLike | TrailStore, actor: str = BOT, *, key: bytes | None = None,
                  seal_every_events: int = DEFAULT_SEAL_EVERY_EVENTS, seal_every_s: float = DEFAULT_SEAL_EVERY_S,
                  clock: Callable[[], datetime] = _utc_now) -> None:
         if key is not None and len(key) < MIN_KEY_BYTES:
@@ -290,12 +338,13 @@ class AuditTrail:
         self._clock = clock
         self._tick()
         try:
-            self._chain = _ChainEnd(TrailFiles(Path(path)), self._policy)
-            self._seals = FileSeals(self._chain.files)
+            self._chain: ChainEnd = _FileEnd(TrailFiles(Path(trail)), self._policy) \
+                if isinstance(trail, str | os.PathLike) else trail.open(self._policy)
+            self._seals = self._chain.seals
             with self._chain:
                 self._follow_seals()
         except OSError as exc:
-            raise AuditUnavailable(f"cannot open the audit trail {path}: {exc.strerror}") from exc
+            raise AuditUnavailable(f"cannot open the audit trail {trail}: {exc.strerror}") from exc
         self._logger = structlog.wrap_logger(
             _Sink(self),
             processors=[self._envelope, redact, self._link, structlog.processors.JSONRenderer(orjson.dumps)],
@@ -305,9 +354,14 @@ class AuditTrail:
         ).bind(actor=actor)
 
     @property
-    def path(self) -> Path:
-        """The file being written now (older days are renamed beside it)."""
-        return self._chain.files.active
+    def path(self) -> Path | None:
+        """The file being written now (older days are renamed beside it); None for a trail in a database."""
+        return self._chain.files.active if isinstance(self._chain, _FileEnd) else None
+
+    @property
+    def where(self) -> str:
+        """The trail, for messages: its file, or its database and schema."""
+        return self._chain.where
 
     def bind(self, **context: Any) -> AuditEvents:
         return AuditEvents(self, context)
@@ -327,7 +381,7 @@ class AuditTrail:
             finally:
                 chain.release()
         except OSError as exc:
-            raise AuditUnavailable(f"cannot write the audit trail {self.path}: {exc.strerror}") from exc
+            raise AuditUnavailable(f"cannot write the audit trail {self.where}: {exc.strerror}") from exc
 
     def checkpoint(self, run: str) -> dict[str, Any]:
         """Record a checkpoint event, then seal. Returns the checkpoint (counter, seq, head, file, time, run,
@@ -339,7 +393,7 @@ class AuditTrail:
                 self._logger.info(CHECKPOINT_STEP, outcome="written", run=run)
                 return self._seal("checkpoint", run)
         except OSError as exc:
-            raise AuditUnavailable(f"cannot write a checkpoint beside {self.path}: {exc.strerror}") from exc
+            raise AuditUnavailable(f"cannot write a checkpoint beside {self.where}: {exc.strerror}") from exc
 
     def flush(self, run: str | None = None) -> None:
         """Make everything recorded so far durable (fsync), and seal it (a signed checkpoint of the head)."""
@@ -349,7 +403,7 @@ class AuditTrail:
                     self._tick()
                     self._seal("flush", run)
         except OSError as exc:
-            raise AuditUnavailable(f"cannot fsync or seal the audit trail {self.path}: {exc.strerror}") from exc
+            raise AuditUnavailable(f"cannot fsync or seal the audit trail {self.where}: {exc.strerror}") from exc
 
     def close(self) -> None:
         """Seal what is not sealed yet, and close the files. Closing twice does nothing."""
@@ -361,7 +415,7 @@ class AuditTrail:
                         self._tick()
                         self._seal("close", None)
         except OSError as exc:
-            raise AuditUnavailable(f"cannot seal the audit trail {self.path}: {exc.strerror}") from exc
+            raise AuditUnavailable(f"cannot seal the audit trail {self.where}: {exc.strerror}") from exc
         finally:
             chain.close()
 
@@ -378,7 +432,7 @@ class AuditTrail:
         """Under the lock: make the trail durable, then write the next checkpoint and the seal record."""
         chain = self._chain
         chain.durable()
-        entry = write_seal(self._seals, seq=chain.seq, head=chain.head, file=self.path.name,
+        entry = write_seal(self._seals, seq=chain.seq, head=chain.head, file=chain.part,
                            time=self._now.isoformat(timespec="milliseconds"), run=run, trigger=trigger,
                            policy=self._policy, key=self._key)
         chain.sealed(entry["seq"])

@@ -200,10 +200,15 @@ def iter_events(path: str | Path) -> Iterator[dict[str, Any]]:
     for file in find_trail(path).in_order():
         with file.open("rb") as handle:
             for number, raw in enumerate(handle, 1):
-                try:
-                    event = orjson.loads(raw)
-                except ValueError:
-                    event = None
-                if not isinstance(event, dict):
-                    raise AuditTrailDamaged(f"{file}:{number} is not a JSON object")
-                yield event
+                yield event_of(raw, f"{file}:{number}")
+
+
+def event_of(raw: bytes, where: str) -> dict[str, Any]:
+    """The event a line holds. Raises AuditTrailDamaged naming ``where`` when it is not a JSON object."""
+    try:
+        event = orjson.loads(raw)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        raise AuditTrailDamaged(f"{where} is not a JSON object")
+    return event

@@ -22,12 +22,15 @@ checkpoints nor after the last one are there ever more events than the policy al
   one is not (a failure).
 
 These rules are shared by every store: :class:`FileSeals` keeps the checkpoints and the seal in files beside a
-JSON-lines trail; a store in a database would implement :class:`SealStore` and reuse the rest.
+JSON-lines trail, connectors/audit_postgres.py in tables; each implements :class:`SealStore` and reuses the rest,
+and each writer's append end keeps the trail-wide :class:`SealState`.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hmac import compare_digest
@@ -42,6 +45,7 @@ DEFAULT_SEAL_EVERY_EVENTS = 10_000
 DEFAULT_SEAL_EVERY_S = 60.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+_ASK = datetime.min.replace(tzinfo=UTC)
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -92,6 +96,28 @@ class SealPolicy:
 
     def describe(self) -> str:
         return f"{self.events} events within {self.seconds:g} s"
+
+
+class SealState:
+    """The trail-wide sealing state an append end keeps up to date while its writer holds the trail: the last
+    sealed seq, and the time (ms) of the first event after it (0 when there is none or it is not known).
+
+    From the policy it also keeps ``check_at_seq`` and ``check_at``: before that seq and that time no seal can
+    be due, so most events are appended without asking the policy."""
+
+    def __init__(self, policy: SealPolicy) -> None:
+        self._events, self._window_ms = policy.events, policy.seconds * 1000
+        self.sealed_seq: int | None = None
+        """The last seq a checkpoint covers, trail-wide (None: not known yet)."""
+        self.first_unsealed_ms = 0
+        self.check_at_seq = 0
+        self.check_at = _ASK
+
+    def _set_state(self, sealed_seq: int | None, first_unsealed_ms: int) -> None:
+        self.sealed_seq, self.first_unsealed_ms = sealed_seq, first_unsealed_ms
+        self.check_at_seq = 0 if sealed_seq is None else sealed_seq + self._events
+        self.check_at = _EPOCH + timedelta(milliseconds=math.floor(first_unsealed_ms + self._window_ms)) \
+            if first_unsealed_ms else _ASK
 
 
 class SealStore(Protocol):
@@ -210,9 +236,10 @@ def succession(before: dict[str, Any] | None, entry: dict[str, Any]) -> str | No
     return None
 
 
-def seal_status(seal: dict[str, Any] | None, checkpoints: list[dict[str, Any]],
-                checkpoints_name: str) -> tuple[str | None, str | None]:
-    """(failure, warning) from holding the seal record against the checkpoints (counters 1..n, in order)."""
+def seal_status(seal: dict[str, Any] | None, checkpoints: list[dict[str, Any]], checkpoints_name: str,
+                at: Callable[[int], str] | None = None) -> tuple[str | None, str | None]:
+    """(failure, warning) from holding the seal record against the checkpoints (counters 1..n, in order).
+    ``at(counter)`` names where checkpoint ``counter`` is stored (default ``<checkpoints_name>:<counter>``)."""
     top = checkpoints[-1]["counter"] if checkpoints else 0
     if seal is None:
         if top > 1:
@@ -226,8 +253,8 @@ def seal_status(seal: dict[str, Any] | None, checkpoints: list[dict[str, Any]],
                 f"ends at checkpoint {top}: checkpoint lines were deleted from its end, and the trail may have "
                 "been cut back or rolled back to match"), None
     if seal != checkpoints[counter - 1]:
-        return (f"the seal does not match checkpoint {counter} ({checkpoints_name}:{counter}): one of them was "
-                "altered"), None
+        where = at(counter) if at else f"{checkpoints_name}:{counter}"
+        return f"the seal does not match checkpoint {counter} ({where}): one of them was altered", None
     if counter == top - 1:
         return None, (f"the seal is one checkpoint behind {checkpoints_name}: a writer stopped between writing "
                       f"checkpoint {top} and its seal (a crash)")

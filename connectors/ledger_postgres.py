@@ -20,22 +20,20 @@ hosts reading one shared mailbox. What differs is how it holds across hosts:
 
 The tables live in their own schema (``ledger.schema``, created on first connect when missing), so two
 Clerk installs can share one database. Every psycopg error becomes :class:`LedgerUnavailable` here, and a
-write under a claim that was taken over becomes :class:`LeaseLost`, exactly as with SQLite. Only this
-module imports psycopg.
+write under a claim that was taken over becomes :class:`LeaseLost`, exactly as with SQLite. Only the
+PostgreSQL modules (this one, connectors/postgres.py with what the adapters share, connectors/audit_postgres.py)
+import psycopg.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
@@ -52,11 +50,11 @@ from connectors.ledger import (
     lock_digest,
     lock_timeout,
 )
+from connectors.postgres import checked_schema, connect, create_tables, in_schema, lock_number, masked
 
 log = logging.getLogger("clerk.ledger")
 
 T = TypeVar("T")
-_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _EPOCH = "extract(epoch FROM clock_timestamp())::float8"
 _COLUMNS = ("reference, message_id, process, state, attempts, outcome, reason_code, case_reference, created_at,"
             " updated_at, owner, fence, lease_until, email_id")
@@ -80,24 +78,13 @@ CREATE TABLE IF NOT EXISTS {s}.replies (
 """
 
 
-def masked(url: str) -> str:
-    """``url`` fit to print: a password in it (there should be none) is replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class PostgresLedger:
     """The shared ledger: tables in one schema of a PostgreSQL database, used by every worker on every host."""
 
     def __init__(self, url: str, *, schema: str = "clerk", password: SecretStr | None = None,
                  lock_timeout_s: float = 300, connect_timeout_s: float = 10) -> None:
-        if not _SCHEMA.fullmatch(schema):
-            raise ValueError(f"{schema!r} is not a plain schema name")
         self.url = url
-        self.schema = schema
+        self.schema = checked_schema(schema)
         self.lock_timeout_s = lock_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self._where = f"{masked(url)} (schema {schema})"
@@ -336,29 +323,15 @@ class PostgresLedger:
 
     def lock_number(self, key: str) -> int:
         """The advisory-lock number :meth:`hold` takes for ``key`` (to find its holder and waiters in pg_locks)."""
-        return self._lock_number("hold", key)
+        return lock_number(self.schema, "hold", lock_digest(key))
 
-    def _lock_number(self, purpose: str, key: str) -> int:
-        """A signed 64-bit advisory-lock number for ``key``, in this schema's own name space."""
-        digest = hashlib.sha256(b"\0".join((self.schema.encode(), purpose.encode(), lock_digest(key)))).digest()
-        return int.from_bytes(digest[:8], "big", signed=True)
 
     # --- internals ----------------------------------------------------------------------------------
     def _sql(self, text: str) -> str:
-        return text.replace("{s}", f'"{self.schema}"')  # a checked plain name, quoted
+        return in_schema(text, self.schema)
 
     def _create(self, cur: psycopg.Cursor) -> None:
-        names = [f'"{self.schema}".{table}' for table in ("work_items", "item_history", "replies")]
-        cur.execute("SELECT to_regclass(%s), to_regclass(%s), to_regclass(%s)", names)
-        if all(cur.fetchone()):
-            return  # already there: a role without CREATE rights may use tables IT created
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_number("schema", ""),))  # one creator at a time
-        cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,))
-        if cur.fetchone() is None:
-            cur.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {s}"))
-        for statement in self._sql(_TABLES).split(";"):
-            if statement.strip():
-                cur.execute(statement)
+        create_tables(cur, self.schema, ("work_items", "item_history", "replies"), _TABLES)
 
     def _refuse(self, cur: psycopg.Cursor, reference: str, fence: int | None):
         cur.execute(self._sql("SELECT owner, fence FROM {s}.work_items WHERE reference = %s"), (reference,))
@@ -374,19 +347,11 @@ class PostgresLedger:
                     (reference, change, state, owner, fence, detail))
 
     def _connect(self, purpose: str) -> psycopg.Connection:
-        options: dict[str, object] = {
-            "autocommit": True, "connect_timeout": max(2, math.ceil(self.connect_timeout_s)),
-            "application_name": f"clerk-{purpose}:{self.schema}"[:63],  # who is who in pg_stat_activity
-            # a host that vanishes without closing the connection is noticed in about a minute
-            "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-        if self._password is not None and self._password.get_secret_value():
-            options["password"] = self._password.get_secret_value()
         try:
-            connection = psycopg.connect(self.url, **options)
+            return connect(self.url, purpose=purpose, schema=self.schema, password=self._password,
+                           connect_timeout_s=self.connect_timeout_s)
         except psycopg.Error as exc:
             raise LedgerUnavailable(f"cannot connect to the ledger at {self._where}: {exc}") from exc
-        connection.isolation_level = psycopg.IsolationLevel.READ_COMMITTED  # whatever the server's default
-        return connection
 
     def _run(self, work: Callable[[psycopg.Cursor], T], *, write: bool = True) -> T:
         """``work`` in one transaction (``write``) or one autocommit statement, on the shared connection.

@@ -195,8 +195,11 @@ class LedgerSettings(_Section):
 
 
 class AuditSettings(_Section):
+    kind: Literal["file", "postgres"] = "file"
+    """Where the trail is kept: ``file`` (JSON lines at ``path``, writers on one host) or ``postgres`` (tables in
+    the ledger's database and schema, one chain for the writers on every host; needs ``ledger.kind: postgres``)."""
     path: Path = Path(".clerk/audit/audit.jsonl")
-    """JSON-lines audit trail, hash-chained; older days rotate beside it (runbooks/audit.md)."""
+    """File only: JSON-lines audit trail, hash-chained; older days rotate beside it (runbooks/audit.md)."""
     hmac_key_block: str | None = None
     """Name of a Prefect Secret block holding the checkpoint key, used when ``CLERK_AUDIT_HMAC_KEY`` is unset."""
     seal_every_events: int = Field(default=10_000, ge=1)
@@ -368,6 +371,12 @@ class Settings(_Section):
 
     def application(self, name: str) -> ApplicationSettings:
         return self.applications[name]
+    @model_validator(mode="after")
+    def _postgres_audit_needs_the_postgres_ledger(self):
+        if self.audit.kind == "postgres" and self.ledger.kind != "postgres":
+            raise ValueError("audit.kind: kind 'postgres' keeps the trail in the ledger's database, so it needs "
+                             "ledger.kind: postgres (and ledger.url)")
+        return self
 
 
 class Secrets(BaseSettings):
@@ -442,7 +451,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
         extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
         loc = tuple(first["loc"])
-        named = re.match(r"^(\w+): (.+)$", message) if first["type"] == "value_error" else None
+        named = re.match(r"^([\w.]+): (.+)$", message) if first["type"] == "value_error" else None
         if named:  # a rule across a section's keys names the key it is about
             loc, message = (*loc, named.group(1)), named.group(2)
         raise ConfigError(f"{message}{extra}", file=str(file), key=_key(loc)) from None

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from connectors import audit_store
 from connectors.audit import AuditTrail
 from connectors.audit_chain import hmac_keys_from_environment
 from connectors.documents.forms import load_forms
@@ -167,6 +168,14 @@ def build_ledger(settings: Settings, secrets: Secrets | None = None) -> Ledger:
                           lock_timeout_s=ledger.lock_timeout_s)
 
 
+def build_audit(settings: Settings, secrets: Secrets | None = None) -> AuditTrail:
+    """The audit trail the settings name: a file (``audit.path``), or tables in the ledger's PostgreSQL database
+    (``audit.kind: postgres``), sealed by the settings' policy and signed with :func:`audit_key`."""
+    audit = settings.audit
+    return AuditTrail(audit_store.target(settings, secrets), key=audit_key(settings),
+                      seal_every_events=audit.seal_every_events, seal_every_s=audit.seal_every_s)
+
+
 def audit_key(settings: Settings) -> bytes | None:
     """The audit checkpoints' HMAC key: ``$CLERK_AUDIT_HMAC_KEY``, else the Prefect Secret block named in
     ``audit.hmac_key_block``, else none (checkpoints are then written unauthenticated). The writer and
@@ -196,9 +205,7 @@ def bootstrap(settings: Settings | None = None, **overrides) -> Services:
     parts = {
         "mailbox": overrides.pop("mailbox", None) or build_mailbox(settings, overrides.get("secrets")),
         "ledger": overrides.pop("ledger", None) or build_ledger(settings, overrides.get("secrets")),
-        "audit": overrides.pop("audit", None) or AuditTrail(
-            settings.audit.path, key=audit_key(settings),
-            seal_every_events=settings.audit.seal_every_events, seal_every_s=settings.audit.seal_every_s),
+        "audit": overrides.pop("audit", None) or build_audit(settings, overrides.get("secrets")),
     }
     return Services(settings=settings, **parts, **overrides)
 

@@ -1,9 +1,10 @@
 """`clerk audit ...`: commands for supervisors and auditors on the tamper-evident audit trail.
 
-``clerk audit verify [PATH]`` walks the hash chain through every file of the trail and checks it against
-the signed, numbered checkpoints and the seal record (runbooks/audit.md); ``--against-prefect`` also holds it
-against the checkpoint the last intake pass published to Prefect. Exit status: 0 verified; 1 the trail fails
-(the first line that fails is named as file:line), or it only has warnings and ``--strict`` was given;
+``clerk audit verify [PATH]`` walks the hash chain through every file of the trail (or, without PATH, through the
+trail the settings name: its file, or its tables in PostgreSQL) and checks it against the signed, numbered
+checkpoints and the seal record (runbooks/audit.md); ``--against-prefect`` also holds it against the checkpoint
+the last intake pass published to Prefect. Exit status: 0 verified; 1 the trail fails
+(the first line that fails is named as file:line, or as a row's seq), or it only has warnings and ``--strict`` was given;
 2 bad settings, or Prefect could not be asked.
 """
 
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connectors import audit_store
 from connectors.audit_chain import HMAC_KEY_ENV, hmac_keys_from_environment
 from connectors.audit_seal import SealPolicy
 from connectors.audit_verify import VerifyReport, verify
@@ -37,7 +39,8 @@ def audit() -> None:
 @audit_app.command("verify")
 def verify_command(
     path: Annotated[Path | None, typer.Argument(
-        help="The audit file, or its directory (default: audit.path from the settings).")] = None,
+        help="An audit file, or its directory (default: the trail the settings name: audit.path, or its "
+             "tables in PostgreSQL with audit.kind: postgres).")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help=f"YAML settings file (default: ${CONFIG_ENV}).")] = None,
     strict: Annotated[bool, typer.Option(
@@ -52,13 +55,15 @@ def verify_command(
     out = Console(soft_wrap=True)
     try:
         settings = load_settings(config)
-        target = path or settings.audit.path
         key, previous = audit_key(settings), hmac_keys_from_environment()[1]
         anchor = latest_published_checkpoint() if against_prefect else None
         if against_prefect and anchor is None:
             raise PrefectUnavailable(f"Prefect holds no {ARTIFACT_KEY} artifact: no intake pass has published one")
-        policy = SealPolicy(settings.audit.seal_every_events, settings.audit.seal_every_s)
-        report = verify(target, key, previous_keys=previous, policy=policy, anchor=anchor)
+        if path is None:
+            report = audit_store.verify(settings, key, previous_keys=previous, anchor=anchor)
+        else:
+            policy = SealPolicy(settings.audit.seal_every_events, settings.audit.seal_every_s)
+            report = verify(path, key, previous_keys=previous, policy=policy, anchor=anchor)
     except ClerkError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]clerk:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -80,7 +85,8 @@ def _summary(report: VerifyReport, keyed: bool) -> Table:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("trail", escape(str(report.path)))
-    table.add_row("files", escape(", ".join(file.name for file in report.files)) or "(none)")
+    parts = "files" if all(isinstance(part, Path) for part in report.files) else "tables"
+    table.add_row(parts, escape(", ".join(part.name for part in report.files)) or "(none)")
     table.add_row("events checked", str(report.events))
     authenticated = f"{report.checkpoints_authenticated} authenticated" if keyed else f"not authenticated: ${HMAC_KEY_ENV} unset"
     table.add_row("checkpoints", f"{report.checkpoints_checked} ({authenticated})")

@@ -25,7 +25,8 @@ def report(
     end: Annotated[datetime, typer.Option("--to", formats=_DAY, help="Last day emails were received, included.")],
     process: Annotated[str | None, typer.Option(help="Only this process (as named in the settings).")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write the report to this self-contained HTML file.")] = None,
-    audit: Annotated[Path | None, typer.Option(help="Audit trail folder, or a file in it (default: the settings' audit.path).")] = None,
+    audit: Annotated[Path | None, typer.Option(help="Audit trail folder, or a file in it (default: the trail the "
+                                                    "settings name: audit.path, or PostgreSQL).")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help=f"YAML settings file (default: ${CONFIG_ENV}).")] = None,
 ) -> None:
     """What Clerk did in a period: received, done, refused, waiting, time to reply, SLA, hours freed."""
@@ -37,11 +38,7 @@ def report(
         if process is not None and process not in settings.processes:
             raise ConfigError(f"no process named {process!r}; configured: {', '.join(settings.processes)}",
                               file=settings.source, key="processes")
-        trail = audit or settings.audit.path
-        if not trail.exists():
-            err.print(f"[bold red]clerk:[/] no audit trail at {escape(str(trail))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
-        result = build_report(read_events(trail), start=start.date(), end=end.date(), process=process,
+        result = build_report(read_events(audit or settings), start=start.date(), end=end.date(), process=process,
                               settings=settings)
     except ClerkError as exc:
         err.print(f"[bold red]clerk:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from connectors.audit_chain import iter_events
+from connectors import audit_store
 from connectors.errors import BusinessError
 from connectors.ledger import WorkItem, clerk_reference
 from connectors.mail import Email
@@ -100,8 +100,9 @@ class History:
 
 
 def history(services: Services, reference: str) -> History:
-    """The ledger row, the ledger's record of every change, and every audit event for one Clerk reference."""
+    """The ledger row, the ledger's record of every change, and every audit event for one Clerk reference (from
+    the configured trail: every worker's events, on every host, when it is in PostgreSQL)."""
     reference = reference.upper()
-    events = [event for event in iter_events(services.settings.audit.path)
+    events = [event for event in audit_store.events(services.settings, services.secrets, missing_ok=True)
               if event.get("reference") == reference or event.get("asked") == reference]
     return History(services.ledger.get(reference), services.ledger.history(reference), events)

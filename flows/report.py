@@ -31,7 +31,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from connectors.audit_chain import iter_events
+from connectors import audit_store
 from connectors.calendar import add_working_days, bank_holidays, is_working_day
 from connectors.settings import ProcessSettings, Settings
 
@@ -40,9 +40,11 @@ DONE_OUTCOMES = {"created", "already_keyed", "existing_application", "duplicate_
 DECIDED_REPLIES = {"sent", "suppressed"}
 
 
-def read_events(path: Path) -> Iterator[dict]:
-    """Every event of the audit trail at ``path`` (its directory, or its file), across rotated days, in order."""
-    return iter_events(path)
+def read_events(trail: Path | Settings) -> Iterator[dict]:
+    """Every event of the audit trail at ``trail`` (its directory, or its file: across rotated days), or of the
+    trail the settings name (a file, or tables in PostgreSQL), in order. Raises AuditUnavailable when there is
+    no trail there."""
+    return audit_store.events(trail) if isinstance(trail, Settings) else audit_store.file_events(trail)
 
 
 @dataclass(frozen=True)

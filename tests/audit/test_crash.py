@@ -1,29 +1,12 @@
 """A writer killed with SIGKILL leaves an honest trail: verify warns about its unsealed tail and passes, a new
 writer seals that tail and writes on; a tail cut back past a seal still fails."""
 
-import multiprocessing
-
 import pytest
 
 from connectors.audit import AuditTrail
 from connectors.audit_verify import verify
 from tests.audit.trails import KEY, checkpoints_of, lines, write_lines
-from tests.audit.writers import write_and_hang, write_flat_out
-
-spawn = multiprocessing.get_context("spawn")
-
-
-def killed(target, *args) -> None:
-    """Run ``target(*args, ready)`` in a process and SIGKILL it once it sets ``ready``."""
-    ready = spawn.Event()
-    process = spawn.Process(target=target, args=(*args, ready))
-    process.start()
-    try:
-        assert ready.wait(timeout=60), "the writer did not get going"
-    finally:
-        process.kill()
-        process.join(timeout=60)
-    assert process.exitcode == -9
+from tests.audit.writers import killed, write_and_hang, write_flat_out
 
 
 @pytest.fixture

@@ -12,24 +12,13 @@ from tests.audit.trails import (
     KEY,
     checkpoints_of,
     day,
+    items,
     lines,
     seal_of,
     write_checkpoints,
     write_lines,
     write_seal,
 )
-
-
-def items(path, count, *, events=3, clock=None, **options):
-    """``count`` items of ``events`` events each, flushed at each item's end (as flows/steps.py finish() does)."""
-    trail = AuditTrail(path, key=KEY, clock=clock or day("2026-03-02T09:00:00"), **options)
-    for number in range(1, count + 1):
-        item = trail.bind(run="run-1", reference=f"CLK-{number}")
-        for step in range(events):
-            item("step", "ok", number=step)
-        item.flush()
-    trail.close()
-    return path
 
 
 def failure_at(path, key=KEY, **options):

@@ -1,45 +1,20 @@
 """Many writers, one chain: threads of one process, two trails in one process, and two real processes."""
 
 import multiprocessing
-import threading
-from collections import defaultdict
 
 from connectors.audit import AuditTrail, iter_events
 from connectors.audit_verify import verify
 from tests.audit.trails import KEY
-from tests.audit.writers import write_events
-
-
-def numbers_by_writer(path) -> dict[str, list[int]]:
-    seen = defaultdict(list)
-    for event in iter_events(path):
-        if "writer" in event:
-            seen[event["writer"]].append(event["number"])
-    return seen
+from tests.audit.writers import numbers_by_writer, write_events, write_in_threads
 
 
 def test_threads_writing_at_once_keep_one_chain_and_each_thread_its_order(tmp_path):
     path = tmp_path / "audit.jsonl"
-    trail = AuditTrail(path, key=KEY)
-    start = threading.Barrier(8)
-
-    def write(writer: str) -> None:
-        events = trail.bind(run="r", reference=writer)
-        start.wait()
-        for number in range(300):
-            events("step", "ok", writer=writer, number=number)
-
-    threads = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    trail.checkpoint("r")
-    trail.close()
+    write_in_threads(AuditTrail(path, key=KEY), 8, 300)
     report = verify(path, KEY)
     assert report.ok, report.failure
     assert report.events == 8 * 300 + 1
-    assert all(numbers == list(range(300)) for numbers in numbers_by_writer(path).values())
+    assert numbers_by_writer(iter_events(path)) == {f"t{n}": list(range(300)) for n in range(8)}
 
 
 def test_a_writer_whose_head_is_stale_reads_it_from_the_file(tmp_path):
@@ -73,4 +48,4 @@ def test_two_processes_writing_at_once_keep_one_chain(tmp_path):
     assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
     writers = [event["actor"] for event in events]
     assert sum(1 for before, after in zip(writers, writers[1:], strict=False) if before != after) >= 1
-    assert numbers_by_writer(path) == {"w1": list(range(count + 1)), "w2": list(range(count + 1))}
+    assert numbers_by_writer(iter_events(path)) == {"w1": list(range(count + 1)), "w2": list(range(count + 1))}

@@ -29,8 +29,9 @@ def day(text: str) -> Clock:
     return Clock(datetime.fromisoformat(text).replace(tzinfo=UTC))
 
 
-def write_trail(path: Path, events: int = 10, *, key: bytes | None = KEY, checkpoint: bool = True) -> AuditTrail:
-    """``events`` item events (lines 1..events), then a checkpoint (its event is line events + 1)."""
+def write_trail(path, events: int = 10, *, key: bytes | None = KEY, checkpoint: bool = True) -> AuditTrail:
+    """``events`` item events (lines 1..events), then a checkpoint (its event is line events + 1). ``path``: the
+    trail's file, or a store (a trail in PostgreSQL)."""
     trail = AuditTrail(path, key=key)
     item = trail.bind(run="run-1", reference="CLK-0000000001", process="blue_badge", email_id="m1.eml")
     for number in range(1, events + 1):
@@ -39,6 +40,19 @@ def write_trail(path: Path, events: int = 10, *, key: bytes | None = KEY, checkp
         trail.checkpoint("run-1")
     trail.close()
     return trail
+
+
+def items(path, count: int, *, events: int = 3, clock: Clock | None = None, **options):
+    """``count`` items of ``events`` events each, flushed at each item's end (as flows/steps.py finish() does).
+    ``path``: the trail's file, or a store (a trail in PostgreSQL)."""
+    trail = AuditTrail(path, key=KEY, clock=clock or day("2026-03-02T09:00:00"), **options)
+    for number in range(1, count + 1):
+        item = trail.bind(run="run-1", reference=f"CLK-{number}")
+        for step in range(events):
+            item("step", "ok", number=step)
+        item.flush()
+    trail.close()
+    return path
 
 
 def checkpoints_of(path: Path) -> list[dict]:

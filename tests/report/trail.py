@@ -24,8 +24,10 @@ def uk(text: str) -> datetime:
 
 
 class Trail:
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "audit.jsonl"
+    """``folder`` holds the trail file; or ``where`` is a store (a trail in PostgreSQL)."""
+
+    def __init__(self, folder: Path | None = None, *, where=None) -> None:
+        self.path = where if where is not None else folder / "audit.jsonl"
         self._pending: list[tuple[datetime, str, str, dict]] = []
 
     def record(self, when: datetime, step: str, outcome: str, **fields) -> None:

@@ -57,6 +57,9 @@ def test_environment_variable_picks_the_file(tmp_path, monkeypatch):
         ("applications:\n  casebook:\n    colour: blue\n", "applications.casebook.colour", "unknown key"),
         ("applications:\n  nosuchapp:\n    url: http://x\n", "applications.nosuchapp", "no bot for 'nosuchapp'"),
         ("processes:\n  parking_permit:\n    enabled: true\n", "processes.parking_permit", "is declared"),
+        ("audit:\n  kind: postgres\n", "audit.kind", "needs ledger.kind: postgres"),
+        ("audit:\n  kind: postgres\nledger:\n  kind: sqlite\n", "audit.kind", "keeps the trail in the ledger's database"),
+        ("audit:\n  kind: database\n", "audit.kind", "'file' or 'postgres'"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path, text, key, words):
