@@ -371,6 +371,7 @@ class Settings(_Section):
 
     def application(self, name: str) -> ApplicationSettings:
         return self.applications[name]
+
     @model_validator(mode="after")
     def _postgres_audit_needs_the_postgres_ledger(self):
         if self.audit.kind == "postgres" and self.ledger.kind != "postgres":
