@@ -24,30 +24,23 @@ from typing import Literal, TypeVar
 import structlog
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Response
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bots.casebook.pages.case_view import CaseViewPage
 from bots.casebook.pages.common import (
     CaseMissing,
     Loading,
-    LoginRefused,
     Patience,
     SessionExpired,
-    SystemBusy,
-    Unreachable,
-    ValidationShown,
 )
 from bots.casebook.pages.login import LoginPage
-from bots.casebook.pages.new_case import ConfirmationPage, UnexpectedDialog
+from bots.casebook.pages.new_case import ConfirmationPage
 from bots.casebook.pages.search import SearchResultsPage
 from bots.casebook.pages.shell import ShellPage
 from bots.runtime import BrowserRuntime
+from bots.session import BotSession
 from connectors.documents.blue_badge import DATE_FORMAT, BlueBadgeApplication
 from connectors.errors import (
-    ApplicationRejected,
-    ApplicationUnavailable,
     ClerkError,
-    ConfigError,
     RecordNotVerified,
 )
 
@@ -119,6 +112,11 @@ class KeyingResult:
     """For "existing_application": the fields (names, never values) where the form differs from the case
     Casebook holds, so that a person decides whether it is a resend or a change."""
 
+    @property
+    def record_reference(self) -> str:
+        """The record in the application (:class:`bots.transaction.Keyed`'s name for it)."""
+        return self.case_reference
+
 
 # The fields a resent form is compared on with the case Casebook already holds.
 _COMPARED = ("ni_number", "address_line_1", "postcode", "phone", "email", "eligibility", "badge_type")
@@ -139,8 +137,12 @@ class _AlreadyInCasebook(Exception):
         self.result = result
 
 
-class CasebookBot:
+class CasebookBot(BotSession):
+    title = "Casebook"
+    busy_words = "System busy"
+
     def __init__(self, runtime: BrowserRuntime, settings: CasebookBotSettings) -> None:
+        super().__init__(runtime, settings.busy_retries)
         self._runtime = runtime
         self.settings = settings
         self._page: Page | None = None  # the keying page: every operation, and the wizard
@@ -250,37 +252,25 @@ class CasebookBot:
     # --- the boundary -----------------------------------------------------------------------------
 
     def _run(self, operation: str, reference: str, work: Callable[[ShellPage], T]) -> T:
-        """Run ``work`` on a logged-in shell, translating every failure into ``connectors.errors``.
+        """Run ``work`` on a logged-in shell, through the session boundary every bot shares
+        (:meth:`bots.session.BotSession.run`): started again from the top (it looks before it keys) after
+        an expired session or a busy answer to a form; on any failure a masked screenshot, the page
+        reset, an error quoting only references."""
+        return self.run(operation, reference, lambda: work(self._shell_now))
 
-        ``work`` is started again from the top (it looks before it keys) when the session expired
-        (once: logging in again) or a form submission was answered "System busy" (``busy_retries``
-        times). On any failure: a masked screenshot, the page reset, an error quoting only references.
-        """
-        expiries = busy = 0
-        try:
-            while True:
-                try:
-                    return work(self._logged_in())
-                except SessionExpired as exc:
-                    expiries += 1
-                    if expiries > 1:
-                        raise
-                    log.info("casebook.session_expired", operation=operation, reference=reference, during=exc.what)
-                    self._shell = self._lookup_shell = None
-                except SystemBusy as exc:
-                    busy += 1
-                    if busy > self.settings.busy_retries:
-                        raise
-                    log.info("casebook.busy_restart", operation=operation, reference=reference, during=exc.what)
-        except Exception as exc:
-            screenshot = self._failed(operation)
-            translated = _translate(exc, f"{operation}, {reference}")
-            if translated is None:
-                if isinstance(exc, ClerkError):
-                    exc.screenshot = screenshot
-                raise  # already a ClerkError (RecordNotVerified), or a bug: unchanged
-            translated.screenshot = screenshot  # the masked picture of the page, for the run's review
-            raise translated from exc
+    def ensure_session(self) -> None:
+        self._shell_now = self._logged_in()
+
+    def forget_login(self) -> None:
+        self._shell = self._lookup_shell = None
+
+    def failed(self, operation: str) -> Path | None:
+        return self._failed(operation)
+
+    def translate(self, exc: Exception, context: str) -> ClerkError | None:
+        if isinstance(exc, CaseMissing):
+            return RecordNotVerified(f"Casebook has no such case while {exc.what} ({context})")
+        return super().translate(exc, context)
 
     def _logged_in(self) -> ShellPage:
         """The shell, logging in first if needed (a new page, a reset, or an expired session)."""
@@ -628,37 +618,6 @@ def _verify(record: CaseRecord, application: BlueBadgeApplication, clerk_ref: st
             f"Casebook case {record.case_reference} (Clerk ref {clerk_ref}) does not match what was keyed: "
             f"{', '.join(differs)}"
         )
-
-
-def _translate(exc: Exception, context: str) -> ClerkError | None:
-    """The connectors.errors error for what went wrong; ``context`` names the operation and reference."""
-    if isinstance(exc, SessionExpired):
-        return ApplicationUnavailable(f"Casebook's session expired again straight after logging in ({context})")
-    if isinstance(exc, SystemBusy):
-        return ApplicationUnavailable(f"Casebook kept answering 'System busy', last while {exc.what} ({context})")
-    if isinstance(exc, Unreachable):
-        return ApplicationUnavailable(f"Casebook could not be reached while {exc.what} ({context})")
-    if isinstance(exc, ValidationShown):
-        return ApplicationRejected(f"Casebook refused {exc.what} ({context}): {' '.join(exc.messages)}")
-    if isinstance(exc, UnexpectedDialog):
-        return ApplicationRejected(f"Casebook did not save: {exc.what} ({context})")
-    if isinstance(exc, CaseMissing):
-        return RecordNotVerified(f"Casebook has no such case while {exc.what} ({context})")
-    if isinstance(exc, LoginRefused):
-        return ConfigError(
-            f"Casebook refused the bot's user name or password ({context}). "
-            "Check the Casebook account in Clerk's settings."
-        )
-    if isinstance(exc, PlaywrightTimeoutError):  # before PlaywrightError: it is a subclass
-        return ApplicationUnavailable(f"Casebook did not answer in time ({context}): {_first_line(exc)}")
-    if isinstance(exc, PlaywrightError):
-        return ApplicationUnavailable(f"The browser failed talking to Casebook ({context}): {_first_line(exc)}")
-    return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = (getattr(exc, "message", None) or str(exc)).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_session(runtime: BrowserRuntime, settings, password: str) -> CasebookBot:

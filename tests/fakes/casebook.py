@@ -18,6 +18,10 @@ class FakeKeyingResult:
     outcome: str
     differences: tuple[str, ...] = ()
 
+    @property
+    def record_reference(self) -> str:
+        return self.case_reference
+
 
 _COMPARED = ("ni_number", "postcode", "email")
 
@@ -33,9 +37,11 @@ class FakeCasebook:
     closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def key_application(self, application, clerk_ref: str) -> FakeKeyingResult:
+    def key(self, application, clerk_ref: str) -> FakeKeyingResult:
         with self._lock:  # lanes share one fake; the real Casebook serialises writes too
             return self._key(application, clerk_ref)
+
+    key_application = key
 
     def _key(self, application, clerk_ref: str) -> FakeKeyingResult:
         self.calls += 1

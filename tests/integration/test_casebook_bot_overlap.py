@@ -160,7 +160,7 @@ def test_an_expiry_mid_keying_still_ends_with_exactly_one_case(
         result = casebook_bot.key_application(application, "CLK-14001")
 
     assert len(fired) >= occurrence
-    expiries = [entry["during"] for entry in logs if entry["event"] == "casebook.session_expired"]
+    expiries = [entry["during"] for entry in logs if entry["event"] == "bot.session_expired" and entry["app"] == "Casebook"]
     assert len(expiries) == 1 and expiries[0] in seen_while, expiries
     assert casebook_bot.logins == 2
     assert len(casebook.cases()) == 1

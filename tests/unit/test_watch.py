@@ -99,11 +99,11 @@ class HeldCasebook(FakeCasebook):
         super().__init__()
         self.started, self.release = threading.Event(), threading.Event()
 
-    def key_application(self, application, clerk_ref):
+    def key(self, application, clerk_ref):
         if not self.started.is_set():
             self.started.set()
             assert self.release.wait(120)
-        return super().key_application(application, clerk_ref)
+        return super().key(application, clerk_ref)
 
 
 def test_new_mail_gets_its_own_pass_while_an_earlier_one_is_keying_and_a_resend_never_races(tmp_path, prefect_api):

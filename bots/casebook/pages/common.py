@@ -1,8 +1,8 @@
 """What every Casebook screen shares: patience, the content iframe, and reading the outcome of a click.
 
-Page objects raise the small *signals* below; :class:`bots.casebook.bot.CasebookBot` translates them
-(and Playwright's own errors) into ``connectors.errors`` at its public boundary, where it knows the
-Clerk reference to quote.
+Page objects raise the small *signals* every bot shares (bots/session.py); the bot's session boundary
+translates them (and Playwright's own errors) into ``connectors.errors``, where it knows the Clerk
+reference to quote.
 """
 
 from __future__ import annotations
@@ -16,6 +16,20 @@ from urllib.parse import urljoin
 
 from playwright.sync_api import Frame, FrameLocator, Locator, Page
 
+from bots.session import (
+    LoginRefused,
+    RecordMissing,
+    SessionExpired,
+    Signal,
+    SystemBusy,
+    Unreachable,
+    ValidationShown,
+)
+from bots.session import Patience as BasePatience
+
+__all__ = ["CaseMissing", "CasebookSignal", "LoginRefused", "Patience", "SessionExpired", "SystemBusy",
+           "Unreachable", "ValidationShown"]
+
 CONTENT_FRAME = "content"  # the name of the iframe every working screen renders in
 CONTENT_TITLE = "Casebook"  # ... and its title
 BUSY_TEXT = "System busy, please try again"
@@ -23,48 +37,16 @@ EXPIRED_TEXT = "Your session has expired"
 
 
 @dataclass(frozen=True)
-class Patience:
+class Patience(BasePatience):
     """How long page objects wait (milliseconds) and how often they press "Try again"."""
 
-    action_ms: int = 10_000  # clicks and typing (also the browser context's default)
-    navigation_ms: int = 15_000  # a screen to load after a click
     postcode_lookup_ms: int = 10_000  # "Find address" to answer
-    busy_retries: int = 2  # presses of "Try again" (or "Find address") after a "System busy" answer
 
 
-class CasebookSignal(Exception):
-    """Casebook showed something other than the screen we asked for. ``what`` names our action."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
+CasebookSignal = Signal  # the signals every bot's page objects raise (bots/session.py)
 
 
-class SessionExpired(CasebookSignal):
-    """The login page with "Your session has expired" appeared."""
-
-
-class SystemBusy(CasebookSignal):
-    """Casebook answered "System busy, please try again"."""
-
-
-class Unreachable(CasebookSignal):
-    """The browser could not load a Casebook page at all (connection refused, reset...)."""
-
-
-class ValidationShown(CasebookSignal):
-    """Casebook refused what was keyed; ``messages`` are its own field-level sentences."""
-
-    def __init__(self, what: str, messages: list[str]) -> None:
-        super().__init__(what)
-        self.messages = messages
-
-
-class LoginRefused(CasebookSignal):
-    """ "Invalid user name or password."."""
-
-
-class CaseMissing(CasebookSignal):
+class CaseMissing(RecordMissing):
     """No case with the requested reference."""
 
 

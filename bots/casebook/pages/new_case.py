@@ -14,12 +14,12 @@ from bots.casebook.pages.case_view import CaseViewPage
 from bots.casebook.pages.common import (
     BUSY_TEXT,
     EXPIRED_TEXT,
-    CasebookSignal,
     Screen,
     SessionExpired,
     SystemBusy,
     ValidationShown,
 )
+from bots.session import Refused
 
 SAVE_QUESTION = "Save this Blue Badge case?"
 CASE_REFERENCE = re.compile(r"\bBB-\d{4}-\d{6}\b")
@@ -29,7 +29,7 @@ _LOOKUP_DONE = re.compile(rf"Address found|not recognised|{BUSY_TEXT}|{EXPIRED_T
 S = TypeVar("S", bound="_Step")
 
 
-class UnexpectedDialog(CasebookSignal):
+class UnexpectedDialog(Refused):
     """A JavaScript dialog other than the save confirmation appeared (and was dismissed)."""
 
 
