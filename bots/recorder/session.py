@@ -2,8 +2,10 @@
 
 Why not ``playwright codegen``? It launches only Playwright's own downloaded browsers or a branded
 channel (``--channel chrome``); its one way to another executable is an internal test hook
-(``PWTEST_CLI_EXECUTABLE_PATH``). And ``page.pause()`` records in the Playwright Inspector, a separate
-window whose code a person would have to copy out by hand. So Clerk launches Chromium itself, through
+(``PWTEST_CLI_EXECUTABLE_PATH``). ``page.pause()`` does work with our Chromium, but records into the
+Playwright Inspector, a separate window whose code a person would have to copy out by hand (its file
+output, through a private method too, drops the per-action aria snapshots that tell which screen an
+action was on). So Clerk launches Chromium itself, through
 ``executable_path`` like every bot (``bots.runtime.find_browser``), and starts Playwright's recorder on the
 context with ``BrowserContext._start_recording``: the programmatic recorder Playwright's own tools use.
 It runs the same injected recorder as codegen (the same role, label and text locators) and streams each
