@@ -17,7 +17,7 @@ demo: setup
 test: setup pdftools
 	$(BIN)/python -m pytest -q
 
-setup: $(STAMP) browser ocr postgres
+setup: $(STAMP) browser ocr postgres xvfb
 
 # Pinned packages: reinstalled only when requirements.lock or pyproject.toml change.
 $(STAMP): requirements.lock pyproject.toml
@@ -51,6 +51,14 @@ ocr:
 		echo "Installing Debian's tesseract-ocr (reads scanned forms)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; }
+
+# A virtual display for `clerk record` where there is no screen (and its tests): Debian's xvfb, if missing.
+.PHONY: xvfb
+xvfb:
+	@command -v Xvfb >/dev/null || { \
+		echo "Installing Debian's xvfb (clerk record's virtual display)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq xvfb >/dev/null; }
 
 # The tests flatten PDF forms as staff's tools do: Debian's qpdf and pdftocairo (poppler-utils), if missing.
 pdftools:
