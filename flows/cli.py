@@ -14,6 +14,7 @@ from rich.console import Console
 from connectors.errors import ClerkError, ConfigError
 from connectors.settings import CONFIG_ENV, load_settings
 from flows.cli_audit import audit_app
+from flows.cli_new import new_app
 from flows.cli_record import record
 from flows.cli_report import report
 from flows.prefect_server import DEFAULT_HOME
@@ -28,6 +29,7 @@ app.add_typer(run_app, name="run")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(server_app, name="server")
 app.add_typer(audit_app, name="audit", help="Check the tamper-evident audit trail.")
+app.add_typer(new_app, name="new")
 app.command("report")(report)
 app.command("record")(record)
 

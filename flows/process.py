@@ -245,10 +245,12 @@ class Run:
             session.close()
 
     def run_lanes(self, lanes: list[list[Item]]) -> list[ItemResult]:
+        """Each lane in a thread of its own, with a copy of this flow run's context (Prefect's run, settings):
+        its browser lives and dies there (Playwright's sync API must not meet an event loop the caller's
+        thread may run), and lanes key at once."""
         busy = [lane for lane in lanes if lane]
-        if len(busy) <= 1:
-            return [result for lane in busy for result in self.key_lane(lane)]
-        # Each lane runs in its own thread with a copy of this flow run's context (Prefect's run, settings).
+        if not busy:
+            return []
         with ThreadPoolExecutor(max_workers=len(busy), thread_name_prefix=f"{self.settings.application}-lane") as pool:
             futures = [pool.submit(contextvars.copy_context().run, self.key_lane, lane) for lane in busy]
             return [result for future in futures for result in future.result()]
@@ -278,7 +280,7 @@ class Run:
                 results[result.email_id] = result
         for item in waiting:  # after the rest of the batch, so nobody else waits for the supervisor
             decided = self.decide(item)
-            for result in [decided] if decided else self.key_lane([item]):
+            for result in [decided] if decided else self.run_lanes([[item]]):
                 results[result.email_id] = result
         ordered = [results[email_id] for email_id in email_ids if email_id in results]
         if ordered:

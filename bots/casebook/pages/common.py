@@ -7,7 +7,6 @@ reference to quote.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from urllib.parse import urljoin
 
 from playwright.sync_api import Frame, FrameLocator, Locator, Page
 
+from bots.pages import Screen as BaseScreen
+from bots.pages import alert_messages, clean, showing
 from bots.session import (
     LoginRefused,
     RecordMissing,
@@ -28,7 +29,7 @@ from bots.session import (
 from bots.session import Patience as BasePatience
 
 __all__ = ["CaseMissing", "CasebookSignal", "LoginRefused", "Patience", "SessionExpired", "SystemBusy",
-           "Unreachable", "ValidationShown"]
+           "Unreachable", "ValidationShown", "alert_messages", "clean", "showing"]
 
 CONTENT_FRAME = "content"  # the name of the iframe every working screen renders in
 CONTENT_TITLE = "Casebook"  # ... and its title
@@ -57,12 +58,11 @@ class _Abandoned(Exception):
 T = TypeVar("T")
 
 
-class Screen:
-    """Base of the page objects: the page, its patience and the shared waiting rules."""
+class Screen(BaseScreen):
+    """Base of Casebook's page objects: the content iframe, and Casebook's own failure screens."""
 
-    def __init__(self, page: Page, patience: Patience) -> None:
-        self.page = page
-        self.patience = patience
+    busy_text = BUSY_TEXT
+    expired_text = EXPIRED_TEXT
 
     @property
     def content(self) -> FrameLocator:
@@ -232,19 +232,3 @@ def _navigation_of(top: bool) -> Callable[[Frame], bool]:
         return frame.parent_frame is None if top else frame.name == CONTENT_FRAME
 
     return is_target
-
-
-def showing(locator: Locator) -> bool:
-    """Whether any element ``locator`` matches is visible right now (no waiting)."""
-    return locator.filter(visible=True).count() > 0
-
-
-def alert_messages(alert: Locator) -> list[str]:
-    """The sentences in a validation summary: its list items, else its whole text."""
-    items = [text.strip() for text in alert.get_by_role("listitem").all_inner_texts() if text.strip()]
-    return items or [alert.inner_text().strip()]
-
-
-def clean(text: str | None) -> str:
-    """Cell text as a person would read it (no non-breaking spaces, no stray whitespace)."""
-    return re.sub(r"[ \t]+", " ", (text or "").replace("\xa0", " ")).strip()
