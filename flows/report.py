@@ -66,6 +66,19 @@ class Day:
     working: bool
 
 
+@dataclass(frozen=True)
+class ProcessFigures:
+    """One process's share of the period."""
+
+    process: str
+    received: int
+    done: int
+    refused: int
+    system: int
+    minutes_per_item: float
+    hours_freed: float
+
+
 @dataclass
 class Report:
     start: date
@@ -89,6 +102,8 @@ class Report:
     hours_freed: float
     days: list[Day]
     notes: list[str] = field(default_factory=list)
+    by_process: list[ProcessFigures] = field(default_factory=list)
+    """Received, done, refused, system exceptions and hours freed per process, most hours first."""
 
     @property
     def refused_total(self) -> int:
@@ -232,7 +247,19 @@ def build_report(events: Iterable[dict], *, start: date, end: date, process: str
     if last_day > end:
         notes.append(f"Some items received by {end:%d %B %Y} were done later; the plot runs to {last_day:%d %B %Y}.")
 
+    by_process = []
+    for name in sorted({item.process or "unrouted" for item in items}):
+        mine = [item for item in items if (item.process or "unrouted") == name]
+        configured = settings.processes.get(name)
+        minutes = configured.minutes_per_item if configured else 0.0
+        done = sum(1 for item in mine if item.state == "done")
+        by_process.append(ProcessFigures(name, len(mine), done, sum(1 for item in mine if item.state == "refused"),
+                                         sum(1 for item in mine if item.state == "system"), minutes,
+                                         done * minutes / 60))
+    by_process.sort(key=lambda figures: (-figures.hours_freed, figures.process))
+
     return Report(
+        by_process=by_process,
         start=start, end=end, process=process, generated=now,
         received=len(items), done=states["done"], refused=_by_count(refused), system_exceptions=_by_count(system),
         waiting=sorted(item.reference for item in items if item.state == "waiting"),
@@ -295,6 +322,16 @@ def headline(report: Report) -> list[tuple[str, str]]:
     ]
 
 
+PROCESS_COLUMNS = ("process", "received", "done", "refused", "system exceptions", "minutes per item",
+                   "hours freed")
+
+
+def _process_rows(report: Report) -> list[tuple[str, ...]]:
+    return [(figures.process.replace("_", " "), f"{figures.received:,}", f"{figures.done:,}", f"{figures.refused:,}",
+             f"{figures.system:,}", _number(figures.minutes_per_item), format_hours(figures.hours_freed))
+            for figures in report.by_process]
+
+
 def _day_label(day: date) -> str:
     holiday = bank_holidays(day.year).get(day)
     return f"{day:%a %d %b}" + (f" ({holiday})" if holiday else "")
@@ -322,6 +359,13 @@ def render_text(report: Report, *, width: int = 100, color: bool = False) -> str
                      "█" * round(20 * day.done / peak), style=None if day.working else "dim")
 
     parts: list = [Text(f"Clerk report: {_period(report)}", style="bold"), figures, days]
+    if report.by_process:
+        table = Table(title="By process", title_justify="left")
+        for column in PROCESS_COLUMNS:
+            table.add_column(column, justify="left" if column == "process" else "right")
+        for row in _process_rows(report):
+            table.add_row(*row)
+        parts.append(table)
     for title, counts in (("Refused by reason", report.refused), ("System exceptions by code", report.system_exceptions)):
         if counts:
             table = Table(title=title, title_justify="left")
@@ -496,6 +540,10 @@ def render_html(report: Report) -> str:
                  numeric={1, 2}, row_class=["" if day.working else "rest" for day in report.days])
         + "</section>",
     ]
+    if report.by_process:
+        sections.append("<section><h2>By process</h2>"
+                        + _table(list(PROCESS_COLUMNS), _process_rows(report), numeric={1, 2, 3, 4, 5, 6}, stack=True)
+                        + "</section>")
     for title, counts in (("Refused by reason", report.refused), ("System exceptions by code", report.system_exceptions)):
         if counts:
             sections.append(f"<section><h2>{title}</h2>"

@@ -233,3 +233,21 @@ def test_an_unreadable_line_names_its_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "audit.jsonl").write_text('{"step": "claim"}\n{"step": "cla\n')
     with pytest.raises(SystemError, match=r"audit\.jsonl:2 is not a JSON"):
         list(read_events(tmp_path))
+
+
+def test_hours_freed_are_broken_down_by_process_and_add_up_to_the_whole(batch) -> None:
+    _, events = batch
+    report = build_report(events, start=START, end=END, process=None, settings=batch_settings(), now=NOW)
+    by = {figures.process: figures for figures in report.by_process}
+    assert (by["blue_badge"].done, by["blue_badge"].minutes_per_item) == (8, 20)
+    assert by["blue_badge"].hours_freed == pytest.approx(8 * 20 / 60)
+    assert (by["parking_permit"].done, by["parking_permit"].minutes_per_item) == (1, 12)
+    assert by["parking_permit"].hours_freed == pytest.approx(0.2)
+    assert report.by_process[0].process == "blue_badge", "most hours first"
+    assert sum(f.received for f in report.by_process) == report.received
+    assert sum(f.done for f in report.by_process) == report.done
+    assert sum(f.refused for f in report.by_process) == report.refused_total
+    assert sum(f.hours_freed for f in report.by_process) == pytest.approx(report.hours_freed)
+    text = render_text(report, width=160)
+    assert "By process" in text and "parking permit" in text
+    assert "<h2>By process</h2>" in render_html(report)
