@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -74,8 +75,8 @@ def record(
         out_console.print(f"  {escape(action.describe())}")
 
     try:
-        actions = asyncio.run(record_session(url, RecorderSettings(executable=browser), on_ready=ready,
-                                             on_action=recorded))
+        actions = _run_to_end(lambda: record_session(url, RecorderSettings(executable=browser), on_ready=ready,
+                                                      on_action=recorded))
     except ClerkError as exc:
         err.print(f"[bold red]clerk:[/] {escape(str(exc))}")
         raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
@@ -88,6 +89,29 @@ def record(
                       f"{result.methods} methods.")
     out_console.print('Next: turn it into page objects (runbooks/getting-started.md, "Writing a bot for a new '
                       'application").')
+
+
+def _run_to_end(coroutine):
+    """Run the recording to its end: in this thread, or in one of its own where a loop already runs here
+    (a notebook, or a host that left one running), since asyncio.run refuses to nest."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine())
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine())
+        except BaseException as exc:  # handed back to the caller's thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="clerk-record")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _next_free(pages: Path) -> Path:
