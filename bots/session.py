@@ -10,7 +10,8 @@ Page objects raise small *signals* when an application shows something other tha
   restart never writes twice,
 * on any failure keeps a masked screenshot of the page (:meth:`BotSession.failed`) and raises the
   :mod:`connectors.errors` error for it, quoting only references (never a password, never a person's
-  details).
+  details). A :class:`connectors.errors.BusinessError` the bot raised (the application's answer about
+  the request itself, e.g. no such account) passes through as it is, with no screenshot.
 
 Timeouts are named settings (:class:`Patience`); nothing here sleeps.
 """
@@ -28,7 +29,14 @@ from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bots.runtime import BrowserRuntime
-from connectors.errors import ApplicationRejected, ApplicationUnavailable, ClerkError, ConfigError, RecordNotVerified
+from connectors.errors import (
+    ApplicationRejected,
+    ApplicationUnavailable,
+    BusinessError,
+    ClerkError,
+    ConfigError,
+    RecordNotVerified,
+)
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -161,6 +169,8 @@ class BotSession:
                         raise
                     log.info("bot.busy_restart", app=self.title, operation=operation, reference=reference,
                              during=exc.what)
+        except BusinessError:
+            raise  # the application's answer about the request itself (the sender is told): no picture needed
         except Exception as exc:
             screenshot = self.failed(operation)
             translated = self.translate(exc, f"{operation}, {reference}")
