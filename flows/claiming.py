@@ -82,13 +82,19 @@ def recover_stranded(services: Services, pass_id: str) -> list[Claimed]:
 
 @task(name="claim-new-mail", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_system_faults,
       cache_policy=NO_CACHE)
-def claim_new_mail(services: Services, limit: int | None, pass_id: str) -> tuple[list[Claimed], int]:
+def claim_new_mail(services: Services, limit: int | None, pass_id: str,
+                   only: str | None = None) -> tuple[list[Claimed], int]:
     """Claim up to ``limit`` new emails: the ledger lease first, then the move to Processing.
 
-    Returns the claimed emails, and how many were left for a later round because this pass already holds
-    their reference (a second copy of one email: it is looked at once the first is finished)."""
+    ``only`` names one process: then only emails routed to it are claimed, and the rest stay in the inbox
+    for a full pass (``clerk run intake --process NAME``). Returns the claimed emails, and how many were
+    left for a later round because this pass already holds their reference (a second copy of one email: it
+    is looked at once the first is finished)."""
     claimed, deferred = [], 0
-    for email in services.mailbox.list_new(limit or services.settings.mailbox.max_batch):
+    size = limit or services.settings.mailbox.max_batch
+    listed = services.mailbox.list_new(size) if only is None else [
+        email for email in services.mailbox.list_new() if _routed_to(email, only, services)][:size]
+    for email in listed:
         reference = clerk_reference(email.message_id)
         current = services.ledger.get(reference)
         claim = services.leases.claim(reference, email.message_id, email.id, current=current, pass_id=pass_id)
@@ -106,3 +112,15 @@ def claim_new_mail(services: Services, limit: int | None, pass_id: str) -> tuple
             continue
         claimed.append(Claimed(moved, claim.previous))
     return claimed, deferred
+
+
+def _routed_to(email: Email, process: str, services: Services) -> bool:
+    """Whether ``email`` is for ``process`` (an email no process takes, or one that cannot be read, is not)."""
+    from flows.routing import route
+
+    if email.unreadable:
+        return False
+    try:
+        return route(email, services.settings) == process
+    except ClerkError:
+        return False

@@ -93,7 +93,10 @@ def check_config(config: ConfigOption = None) -> None:
 
 @run_app.command("intake")
 def run_intake(config: ConfigOption = None,
-               limit: Annotated[int | None, typer.Option(help="At most this many emails.")] = None) -> None:
+               limit: Annotated[int | None, typer.Option(help="At most this many emails.")] = None,
+               process: Annotated[str | None, typer.Option(
+                   help="Only this process's emails (e.g. blue_badge); the rest wait for a full pass.")] = None,
+               ) -> None:
     """One pass over the configured mailbox: claim, route, key, reply."""
     from flows.bootstrap import bootstrap, use_services
     from flows.intake import intake
@@ -101,8 +104,12 @@ def run_intake(config: ConfigOption = None,
 
     try:
         settings = load_settings(config)
+        enabled = [name for name, declared in settings.processes.items() if declared.enabled]
+        if process is not None and process not in enabled:
+            raise typer.BadParameter(f"no enabled process {process!r}; the enabled ones: {', '.join(enabled) or 'none'}",
+                                     param_hint="--process")
         with local_prefect_server(), use_services(bootstrap(settings)):
-            results = intake(limit=limit)
+            results = intake(limit=limit, process=process)
     except ClerkError as exc:
         _fail(exc)
     done = sum(1 for result in results if result.folder == "done")

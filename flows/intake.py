@@ -91,12 +91,13 @@ def accept_or_park(services: Services, claimed: Claimed) -> tuple[str | None, It
 
 
 @flow(name="mail-intake")
-def intake(limit: int | None = None) -> list[ItemResult]:
+def intake(limit: int | None = None, process: str | None = None) -> list[ItemResult]:
     """One pass over the mailbox: every email found ends in Done or Exceptions.
 
     Claims ``mailbox.max_batch`` emails at a time and keys them before claiming more, until the inbox is
     empty, ``limit`` emails were taken, or ``mailbox.pass_limit_s`` has passed: a second worker's pass
-    shares a busy inbox instead of finding it all claimed."""
+    shares a busy inbox instead of finding it all claimed. ``process`` takes only that process's emails
+    (the rest wait for a full pass); mail a stopped worker left behind is always taken over."""
     services = current_services()
     settings = services.settings.mailbox
     logger = get_run_logger()
@@ -109,7 +110,7 @@ def intake(limit: int | None = None) -> list[ItemResult]:
         remaining = limit
         while True:
             size = settings.max_batch if remaining is None else min(settings.max_batch, remaining)
-            claimed, _deferred = claim_new_mail(services, size, pass_id) if size else ([], 0)
+            claimed, _deferred = claim_new_mail(services, size, pass_id, process) if size else ([], 0)
             logger.info("claimed %d new email%s", len(claimed), "" if len(claimed) == 1 else "s")
             results.extend(process_claimed(services, [*taken, *claimed]))
             taken = []

@@ -36,6 +36,13 @@ def test_run_intake_refuses_a_missing_config_file(tmp_path):
     assert "does not exist" in result.stderr and str(missing) in result.stderr
 
 
+def test_run_intake_names_the_enabled_processes_when_asked_for_an_unknown_one():
+    result = runner.invoke(app, ["run", "intake", "-c", str(ROOT / "config" / "clerk.example.yaml"),
+                                 "--process", "parking_permit"])
+    assert result.exit_code == 2
+    assert "no enabled process 'parking_permit'" in result.output and "blue_badge" in result.output
+
+
 def _first_page_served(app: str, db: Path) -> str:
     """Run `clerk sandbox APP` on a free port until its first page answers; that page's text."""
     import time

@@ -243,3 +243,24 @@ def test_a_pass_claims_in_rounds_until_the_inbox_is_empty_and_is_named_by_what_i
                      "mail-intake: no new mail"]
     children = [event for event in audit_events(settings.audit.path) if event["step"] == "claim"]
     assert len(children) == 5
+
+
+def test_a_pass_for_one_process_leaves_the_other_mail_in_the_inbox(tmp_path, prefect_api):
+    """`clerk run intake --process blue_badge`: only Blue Badge emails are claimed; the rest wait."""
+    import random
+
+    settings = settings_in(tmp_path)
+    mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+    badge = application_email("tom.ellis@council.example.gov.uk", blue_badge_pdf(applicant(random.Random(8))))
+    other = application_email("tom.ellis@council.example.gov.uk", None, subject="Lunch on Friday",
+                              to="someone@council.example.gov.uk")
+    for message in (other, badge):
+        mailbox.deliver(message)
+    casebook = FakeCasebook()
+    with use_services(bootstrap(settings, mailbox=mailbox, casebook_factory=lambda _: casebook)):
+        [result] = intake(process="blue_badge")
+        assert (result.outcome, result.folder) == ("created", "done")
+        assert [email.subject for email in mailbox.list_new()] == ["Lunch on Friday"]
+        results = intake()
+    assert [(r.code, r.folder) for r in results] == [("NO_ROUTE", "exceptions")]
+    assert mailbox.folder("inbox") == []
