@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     SerializeAsAny,
     ValidationError,
@@ -392,12 +393,19 @@ class Secrets(BaseSettings):
     """``CLERK_MAIL_CLIENT_SECRET``: the app registration's secret (Graph, or EWS with OAuth2)."""
     ledger_password: SecretStr = SecretStr("")
     """``CLERK_LEDGER_PASSWORD``: the PostgreSQL ledger role's password (``ledger.kind: postgres``)."""
+    _given: dict[str, SecretStr] = PrivateAttr(default_factory=dict)
+
+    def with_passwords(self, **passwords: str) -> Secrets:
+        """Applications' passwords given in code (the demo, tests): ``Secrets().with_passwords(revenues=...)``.
+        A deployment sets ``CLERK_<NAME>_PASSWORD`` instead."""
+        self._given.update({name: SecretStr(password) for name, password in passwords.items()})
+        return self
 
     def application_password(self, name: str) -> SecretStr:
-        """The password of Clerk's account in an application: ``$CLERK_<NAME>_PASSWORD``."""
-        given = getattr(self, f"{name}_password", None)
-        if isinstance(given, SecretStr) and given.get_secret_value():
-            return given
+        """The password of Clerk's account in an application: given in code, else ``$CLERK_<NAME>_PASSWORD``."""
+        for given in (self._given.get(name), getattr(self, f"{name}_password", None)):
+            if isinstance(given, SecretStr) and given.get_secret_value():
+                return given
         return SecretStr(os.environ.get(password_variable(name), ""))
 
 

@@ -165,3 +165,14 @@ def test_an_environment_changes_only_the_keys_it_names(tmp_path):
     assert (process.flow, process.minutes_per_item, process.recipients) == (
         "flows.blue_badge:blue_badge", 20, ["bluebadge@council.example.gov.uk"]), "the rest as declared"
     assert "created" in process.replies
+
+
+def test_passwords_given_in_code_come_before_the_environment_and_never_show(monkeypatch):
+    from connectors.settings import Secrets
+
+    monkeypatch.setenv("CLERK_REVENUES_PASSWORD", "from-the-environment")
+    monkeypatch.setenv("CLERK_FINANCE_PASSWORD", "finance-from-the-environment")
+    secrets = Secrets().with_passwords(revenues="given-in-code")
+    assert secrets.application_password("revenues").get_secret_value() == "given-in-code"
+    assert secrets.application_password("finance").get_secret_value() == "finance-from-the-environment"
+    assert "given-in-code" not in repr(secrets) and "given-in-code" not in str(secrets.model_dump())
