@@ -42,9 +42,12 @@ class Parked:
 
 
 @cache
-def runbook_for(code: str) -> str | None:
-    """The runbook (and its section) that explains an error code, as ``runbooks/x.md: Section``."""
-    for path in sorted(RUNBOOKS.glob("*.md")):
+def runbook_for(code: str, process: str | None = None) -> str | None:
+    """The runbook (and its section) that explains an error code, as ``runbooks/x.md: Section``: the
+    process's own runbook (``runbooks/council-tax-move.md`` for council_tax_move) first, since codes every
+    process can raise (FORM_INVALID...) are explained in each, then the others."""
+    own = RUNBOOKS / f"{(process or '').replace('_', '-')}.md"
+    for path in sorted(RUNBOOKS.glob("*.md"), key=lambda path: (path != own, path.name)):
         section = None
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.startswith("#"):
@@ -60,8 +63,8 @@ def parked_items(services: Services) -> list[Parked]:
     for email in services.mailbox.list_folder("exceptions"):
         reference = clerk_reference(email.message_id)
         item = services.ledger.get(reference)
-        parked.append(Parked(reference, email, item, runbook_for(item.reason_code) if item and item.reason_code
-                             else None))
+        parked.append(Parked(reference, email, item, runbook_for(item.reason_code, item.process)
+                             if item and item.reason_code else None))
     return parked
 
 

@@ -76,3 +76,17 @@ def test_a_system_exception_is_listed_retried_and_keyed_once(tmp_path, prefect_a
     assert "done" in shown.output and "Sam Supervisor" in shown.output and "requeued" in shown.output
     assert shown.output.count("claimed") == 2, "the ledger's record: claimed by the first pass, then the retry's"
     assert runner.invoke(app, ["status", "CLK-AAAAAAAAAA", "-c", str(config)]).exit_code == 1
+
+
+def test_a_code_every_process_can_raise_is_explained_by_the_item_s_own_process_runbook(tmp_path, monkeypatch):
+    from flows import operations
+
+    (tmp_path / "blue-badge.md").write_text("## Refused\n- **FORM_INVALID**: the form is wrong.\n")
+    (tmp_path / "parking-permit.md").write_text("# Permits\n## Replies\n- **FORM_INVALID**: a box is wrong.\n")
+    monkeypatch.setattr(operations, "RUNBOOKS", tmp_path)
+    operations.runbook_for.cache_clear()  # the answers are kept: the runbooks do not change while Clerk runs
+    assert operations.runbook_for("FORM_INVALID", "parking_permit") == "runbooks/parking-permit.md: Replies"
+    assert operations.runbook_for("FORM_INVALID", "blue_badge") == "runbooks/blue-badge.md: Refused"
+    assert operations.runbook_for("FORM_INVALID") == "runbooks/blue-badge.md: Refused"
+    assert operations.runbook_for("NO_SUCH_CODE", "parking_permit") is None
+    operations.runbook_for.cache_clear()
