@@ -34,7 +34,16 @@ from datetime import date, datetime, time
 import openpyxl
 from openpyxl.workbook.workbook import Workbook
 
-from connectors.documents.forms import FieldSpec, FormDefinition, LabelMatch, Labels, coerce, is_mark, normalise
+from connectors.documents.forms import (
+    FieldSpec,
+    FormDefinition,
+    LabelMatch,
+    Labels,
+    choose,
+    coerce,
+    is_mark,
+    normalise,
+)
 from connectors.documents.pdf_text import quoted
 from connectors.errors import AttachmentDamaged
 
@@ -193,10 +202,10 @@ def _answer(spec: FieldSpec, cells: list[object]) -> object:
     if spec.type == "checkbox":
         return any(value is True or (isinstance(value, str) and coerce(spec, value) is True) for value in cells)
     if spec.type == "choice":
-        first = cells[0]
-        if isinstance(first, str) and normalise(first) in {normalise(option) for option in spec.options}:
-            return first
-        return " ".join("X" if value is True else str(value) for value in cells if value is not False)
+        joined = " ".join("X" if value is True else str(value) for value in cells if value is not False)
+        chosen = choose(spec.options, joined)
+        first = choose(spec.options, str(cells[0]))
+        return chosen if chosen in spec.options or first not in spec.options else first
     return cells[0]
 
 
