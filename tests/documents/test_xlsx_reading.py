@@ -261,3 +261,15 @@ def test_a_form_that_lists_its_formats_refuses_a_workbook() -> None:
         extract(blue_badge_xlsx(_person()), "xlsx", definition)
     assert "not accepted as an Excel (.xlsx) workbook" in caught.value.message
     assert "a PDF or a Word (.docx) document" in caught.value.message
+
+
+def test_the_try_it_command_reads_a_workbook(tmp_path, capsys) -> None:
+    from connectors.documents.__main__ import main
+
+    sample = tmp_path / "sample.xlsx"
+    sample.write_bytes(blue_badge_xlsx(_person(surname="Holroyd")))
+
+    assert main(["blue_badge", str(sample)]) == 0
+    shown = capsys.readouterr().out
+    assert "read by xlsx" in shown and "'Holroyd'" in shown
+    assert shown.rstrip().endswith("Valid.")
