@@ -74,11 +74,12 @@ _MEMORY_FAILURE = 0.9  # a failure with the worker's peak above this share of it
 
 BOMB_MESSAGE = (
     "Reading the attachment needed more memory than any form needs, which is a sign of a damaged or unsafe "
-    "file, so Clerk stopped. Please save the form again and send it as a PDF or a Word (.docx) document."
+    "file, so Clerk stopped. Please save the form again and send it as a PDF, a Word (.docx) document or an "
+    "Excel (.xlsx) workbook."
 )
 DAMAGED_MESSAGE = (
     "Clerk could not read the attachment: it may be damaged, incomplete or not saved by the usual programs. "
-    "Please save the form again and send it as a PDF or a Word (.docx) document."
+    "Please save the form again and send it as a PDF, a Word (.docx) document or an Excel (.xlsx) workbook."
 )
 
 

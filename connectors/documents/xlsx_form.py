@@ -163,8 +163,6 @@ def _answers(sheet: _Sheet, labels: Labels, form: FormDefinition) -> dict[str, t
             matches[cell] = match
     answers: dict[Cell, tuple[list[object], list[object]]] = {}  # label cell -> (cells to its right, below)
     for (row, column), match in matches.items():
-        if match.value:
-            continue
         right = []
         for next_column in range(column + 1, MAX_COLUMNS + 1):
             if (row, next_column) in matches:
@@ -176,18 +174,22 @@ def _answers(sheet: _Sheet, labels: Labels, form: FormDefinition) -> dict[str, t
         usable = below is not None and (row + 1, column) not in matches and not (isinstance(below, str)
                                                                                 and labels.is_hint(below))  # fmt: skip
         answers[(row, column)] = (right, [below] if usable else [])
-    to_the_right = sum(1 for right, _ in answers.values() if right)
-    underneath = sum(1 for right, below in answers.values() if below and not right)
+    unanswered = [answer for cell, answer in answers.items() if not matches[cell].value]
+    to_the_right = sum(1 for right, _ in unanswered if right)
+    underneath = sum(1 for right, below in unanswered if below and not right)
     headings = underneath > to_the_right  # a sheet with its labels as column headings
     found: dict[str, tuple[object, Cell | None]] = {}
     for cell, match in sorted(matches.items()):
-        if match.value:
+        spec = form.fields[match.field]
+        right, below = answers[cell]
+        if match.value and not (spec.type in ("checkbox", "choice") and right):
+            # "Surname: Holroyd" in one cell; but "Declaration: I confirm ..." with the tick in the next cell
+            # is a tick box's wording, its answer beside it
             answer: object = match.value
             where: Cell | None = None
         else:
-            right, below = answers[cell]
             chosen = below if headings and below else right
-            answer = _answer(form.fields[match.field], chosen)
+            answer = _answer(spec, chosen)
             where = (cell[0] + 1, cell[1]) if chosen is below and below else (cell[0], cell[1] + 1)
         if match.field not in found or (_blank(found[match.field][0]) and not _blank(answer)):
             found[match.field] = (answer, where)

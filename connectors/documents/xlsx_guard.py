@@ -11,7 +11,7 @@ runs, streams every XML part once through expat (:func:`inspect_xlsx`) to refuse
 * links outside the file: external workbook links (which is also how Excel stores DDE links), data
   connections and web queries, any relationship to an outside target other than a hyperlink, and
   formulas that call DDE (``=cmd|'/c calc'!A0``), RTD or WEBSERVICE (ATTACHMENT_EXTERNAL_LINK);
-* an XML document type declaration in any part: a workbook never has one, and it is how entity bombs
+* an XML document type declaration in any XML part (found by its first bytes, not its name): a workbook never has one, and it is how entity bombs
   ("billion laughs") and external-entity reads start (ATTACHMENT_DAMAGED, before any entity is expanded);
 * the binary workbook (.xlsb), which Clerk does not read (ATTACHMENT_WRONG_TYPE).
 
@@ -107,6 +107,9 @@ _OUTSIDE_FORMULA = re.compile(r"(?:^|[=(,+\-*/&\s])'?[A-Za-z][\w.]*'?\s*\||\b(?:
                               re.IGNORECASE)  # fmt: skip
 _STRING = re.compile(r'"(?:[^"]|"")*"')  # a text constant in a formula, where a "|" means nothing
 _CHUNK = 64 * 1024
+_PEEK = 64
+# Parts that are not XML, or not read by openpyxl (legacy VML drawings, which Excel writes loosely).
+_NOT_XML = (".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".tif", ".tiff", ".bmp", ".bin", ".vml")
 
 
 def is_spreadsheet(content_types: Iterable[str]) -> bool:
@@ -158,8 +161,18 @@ def inspect_xlsx(data: bytes) -> None:
     with package:
         for info in package.infolist():
             name = info.filename.lower()
-            if name.endswith((".xml", ".rels", ".vml")):
+            if not name.endswith(_NOT_XML) and _looks_like_xml(package, info):
                 _stream_part(package, info, formulas=name.startswith("xl/worksheets/"))
+
+
+def _looks_like_xml(package: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a part is XML by its first bytes, whatever it is called (a sheet need not end in .xml)."""
+    try:
+        with package.open(info) as part:
+            head = part.read(_PEEK)
+    except Exception as exc:
+        raise AttachmentDamaged(DAMAGED) from exc
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 
 def _stream_part(package: zipfile.ZipFile, info: zipfile.ZipInfo, *, formulas: bool) -> None:

@@ -210,3 +210,53 @@ def test_an_xml_entity_bomb_is_refused_in_the_worker_before_any_entity_is_expand
                                                                                    pool: ParserPool) -> None:  # fmt: skip
     error = refused_in_worker(workbooks.entity_bomb_xlsx(), AttachmentDamaged, limits, pool)
     assert "Excel workbook is damaged" in error.reasons[0]
+
+
+# --- routing ---------------------------------------------------------------------------------------------------
+
+
+def test_a_process_narrowed_to_attachment_types_routes_a_workbook_only_when_it_lists_xlsx() -> None:
+    from datetime import UTC, datetime
+
+    from connectors.errors import NoRoute
+    from connectors.mail import Email
+    from connectors.settings import Settings
+    from flows.routing import route
+
+    workbook = Email(id="1.eml", message_id="<1@x>", sender="priya.shah@council.example.gov.uk", to=("clerk@x",),
+                     subject="Blue Badge application", received=datetime.now(UTC),
+                     headers={"X-MS-Exchange-Organization-AuthAs": "Internal"},
+                     attachment_names=("Blue Badge.XLSX",))  # fmt: skip
+    settings = Settings()
+    assert route(workbook, settings) == "blue_badge"  # no attachment_types: any attachment
+    settings.processes["blue_badge"].attachment_types = ["pdf", "docx", "xlsx"]
+    assert route(workbook, settings) == "blue_badge"
+    settings.processes["blue_badge"].attachment_types = ["pdf", "docx"]
+    with pytest.raises(NoRoute):
+        route(workbook, settings)
+
+
+def test_a_declaration_hidden_in_a_part_not_named_xml_is_still_found(limits: DocumentLimits, pool: ParserPool) -> None:
+    parts = workbooks.members(workbooks.entity_bomb_xlsx())
+    parts["xl/worksheets/sheet1.dat"] = parts.pop("xl/worksheets/sheet1.xml")
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(b"sheet1.xml", b"sheet1.dat")
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(b"/xl/worksheets/sheet1.xml",
+                                                                        b"/xl/worksheets/sheet1.dat")  # fmt: skip
+
+    error = refused_in_worker(workbooks.repack(parts), AttachmentDamaged, limits, pool)
+    assert "Excel workbook is damaged" in error.reasons[0]
+
+
+def test_a_workbook_with_a_comment_and_its_vml_drawing_is_read(limits: DocumentLimits, pool: ParserPool) -> None:
+    import io
+
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    workbook = openpyxl.load_workbook(io.BytesIO(_form()))
+    workbook["Application"]["B8"].comment = Comment("Checked against the passport", "Blue Badge team")
+    out = io.BytesIO()
+    workbook.save(out)
+    assert any(name.endswith(".vml") for name in workbooks.members(out.getvalue()))
+
+    assert guarded(out.getvalue(), "form.xlsx", extract, "blue_badge", limits=limits, pool=pool).method == "xlsx"

@@ -273,3 +273,15 @@ def test_the_try_it_command_reads_a_workbook(tmp_path, capsys) -> None:
     shown = capsys.readouterr().out
     assert "read by xlsx" in shown and "'Holroyd'" in shown
     assert shown.rstrip().endswith("Valid.")
+
+
+def test_a_tick_box_worded_in_its_label_cell_is_answered_in_the_cell_beside_it() -> None:
+    def worded(sheet) -> None:
+        cell = _answer_cell(sheet, "declaration")
+        sheet.cell(row=cell.row, column=1).value = "Declaration: I confirm the information I have given is correct"
+        sheet.cell(row=cell.row, column=3).value = None
+
+    assert extract(_edited(blue_badge_xlsx(_person(), tick="true"), worded), "xlsx", "blue_badge").values[
+        "declaration"] is True
+    assert extract(_edited(blue_badge_xlsx(_person(declaration=False), tick="true"), worded), "xlsx",
+                   "blue_badge").values["declaration"] is False  # fmt: skip
