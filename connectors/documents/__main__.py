@@ -17,7 +17,6 @@ from connectors.documents.extract import Kind, extract, validate
 from connectors.documents.forms import load_form
 from connectors.errors import ClerkError, InvalidForm
 
-
 _KINDS: dict[str, Kind] = {".docx": "docx", ".xlsx": "xlsx"}
 
 

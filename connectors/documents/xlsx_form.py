@@ -162,7 +162,7 @@ def _answers(sheet: _Sheet, labels: Labels, form: FormDefinition) -> dict[str, t
         if isinstance(value, str) and (match := labels.match(value)) is not None:
             matches[cell] = match
     answers: dict[Cell, tuple[list[object], list[object]]] = {}  # label cell -> (cells to its right, below)
-    for (row, column), match in matches.items():
+    for row, column in matches:
         right = []
         for next_column in range(column + 1, MAX_COLUMNS + 1):
             if (row, next_column) in matches:
