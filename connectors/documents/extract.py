@@ -41,7 +41,7 @@ from connectors.documents.docx_form import open_docx, read_docx
 from connectors.documents.forms import FORMS_DIR, FieldSpec, FormDefinition, coerce, load_form, normalise
 from connectors.documents.ocr import has_page_images, ocr_segments, tesseract
 from connectors.documents.pdf_text import Reading, Segment, read_layout, read_pages
-from connectors.documents.xlsx_form import open_xlsx, read_xlsx
+from connectors.documents.xlsx_form import open_xlsx, read_xlsx, visible_sheets
 from connectors.errors import (
     AttachmentEmpty,
     AttachmentScanned,
@@ -286,12 +286,13 @@ def _from_docx(data: bytes, form: FormDefinition) -> Extracted:
 def _from_xlsx(data: bytes, form: FormDefinition) -> Extracted:
     workbook = open_xlsx(data, form.title)
     try:
-        reading = read_xlsx(workbook, form, data)
-        if reading.pages > form.max_pages:
+        sheets = len(visible_sheets(workbook))  # before any sheet is read
+        if sheets > form.max_pages:
             raise AttachmentTooManyPages(
-                f"The workbook has {reading.pages} sheets, but the “{form.title}” form has at most {form.max_pages} "
+                f"The workbook has {sheets} sheets, but the “{form.title}” form has at most {form.max_pages} "
                 "pages. Please send the completed form on its own."
             )
+        reading = read_xlsx(workbook, form, data)
         if len(reading.values) >= form.min_fields_found and form.anchored(reading.words):
             if reading.uncalculated:
                 raise InvalidForm(

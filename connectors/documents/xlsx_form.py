@@ -117,13 +117,17 @@ def read_xlsx(workbook: Workbook, form: FormDefinition, data: bytes | None = Non
     )
 
 
+def visible_sheets(workbook: Workbook) -> list:
+    """The sheets a person sees, in order (hidden and "very hidden" ones left out), from the workbook's index
+    alone: none of them has been read yet."""
+    return [sheet for sheet in workbook.worksheets if getattr(sheet, "sheet_state", "visible") == "visible"]
+
+
 # --- the grid --------------------------------------------------------------------------------------------
 
 
 def _sheets(workbook: Workbook) -> Iterator[_Sheet]:
-    for sheet in workbook.worksheets:
-        if getattr(sheet, "sheet_state", "visible") != "visible":
-            continue
+    for sheet in visible_sheets(workbook):
         cells: dict[Cell, object] = {}
         for row in sheet.iter_rows(max_row=MAX_ROWS, max_col=MAX_COLUMNS):
             for cell in row:

@@ -285,3 +285,17 @@ def test_a_tick_box_worded_in_its_label_cell_is_answered_in_the_cell_beside_it()
         "declaration"] is True
     assert extract(_edited(blue_badge_xlsx(_person(declaration=False), tick="true"), worded), "xlsx",
                    "blue_badge").values["declaration"] is False  # fmt: skip
+
+
+def test_only_the_first_rows_of_a_sheet_are_read() -> None:
+    from connectors.documents.xlsx_form import MAX_ROWS
+
+    def moved_down(sheet) -> None:
+        cell = _answer_cell(sheet, "surname")
+        label = sheet.cell(row=cell.row, column=1)
+        sheet.cell(row=MAX_ROWS + 1, column=1).value, sheet.cell(row=MAX_ROWS + 1, column=2).value = "Surname", "Far"
+        label.value = cell.value = None
+
+    values = extract(_edited(blue_badge_xlsx(_person()), moved_down), "xlsx", "blue_badge").values
+
+    assert "surname" not in values
