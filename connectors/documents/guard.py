@@ -3,10 +3,11 @@
 Staff forward whatever they were sent; some of it is broken and a little of it is hostile. Before any
 parser touches an attachment, :func:`check` identifies it by its bytes (never by its name) and runs the
 checks that need no parsing: size, PDF encryption, the zip central directory of a Word document or an Excel
-workbook (sizes, entry count and compression ratio as declared, read before anything is decompressed), macros,
-ActiveX controls and links to outside content (a workbook's rules: ``connectors.documents.xlsx_guard``). What can only be learnt by parsing (how many pages a PDF really
-has, a name spelled to dodge the byte checks, a stream that inflates without end, a PDF's scripts and
-attached files, a workbook's XML declarations and DDE formulas) is checked inside a capped parser process by :func:`parse_in_worker`;
+workbook (sizes, entry count and compression ratio as declared, read before anything is decompressed),
+macros, ActiveX controls and links to outside content (a workbook's rules: ``connectors.documents.xlsx_guard``).
+What can only be learnt by parsing (how many pages a PDF really has, a name spelled to dodge the byte checks,
+a stream that inflates without end, a PDF's scripts and attached files, a workbook's XML declarations and DDE
+formulas) is checked inside a capped parser process by :func:`parse_in_worker`;
 ``connectors.documents.parser_pool`` runs it.
 
 Every refusal is an :class:`~connectors.errors.UnreadableAttachment` subclass whose reasons are sentences
@@ -286,8 +287,9 @@ def _resolved(value: object) -> object:
 
 def parse_in_worker(fn: Callable[..., T], data: bytes, kind: Accepted, max_pages: int, *args: object) -> T:
     """The guard's half that runs in a parser process: :func:`inspect_pdf` for a PDF,
-    :func:`~connectors.documents.xlsx_guard.inspect_xlsx` for a workbook, then ``fn(data, kind, *args)``. A parser that gave up at pypdf's decompression limit, even one that wrapped
-    that error in its own, is refused as a bomb rather than as a damaged file."""
+    :func:`~connectors.documents.xlsx_guard.inspect_xlsx` for a workbook, then ``fn(data, kind, *args)``. A
+    parser that gave up at pypdf's decompression limit, even one that wrapped that error in its own, is refused
+    as a bomb rather than as a damaged file."""
     if kind == "pdf":
         inspect_pdf(data, max_pages)
     elif kind == "xlsx":
@@ -356,9 +358,10 @@ def _package(data: bytes, limits: DocumentLimits | None = None) -> Iterator[zipf
 
 def _check_word_package(package: zipfile.ZipFile, limits: DocumentLimits,
                         content_types: frozenset[str] | None = None) -> None:  # fmt: skip
+    """A Word document whose parts :func:`_check_parts` has passed: its own size bounds (``zip_max_*``), then
+    macros, ActiveX and outside links."""
     infos = package.infolist()
     _check_declared_sizes(infos, limits.zip_max_entries, limits.zip_max_uncompressed_bytes, limits.zip_max_ratio)
-    _check_parts(infos)
     if content_types is None:
         content_types = _word_content_types(package)
     names = [info.filename.lower() for info in infos]
@@ -379,10 +382,10 @@ def _check_word_package(package: zipfile.ZipFile, limits: DocumentLimits,
 
 
 def _check_workbook_package(package: zipfile.ZipFile, content_types: frozenset[str], limits: DocumentLimits) -> None:
-    """An Excel workbook: its own size bounds (``xlsx_max_*``), then macros, ActiveX and outside links."""
+    """An Excel workbook whose parts :func:`_check_parts` has passed: its own size bounds (``xlsx_max_*``), then
+    macros, ActiveX and outside links."""
     infos = package.infolist()
     _check_declared_sizes(infos, limits.xlsx_max_entries, limits.xlsx_max_uncompressed_bytes, limits.xlsx_max_ratio)
-    _check_parts(infos)
     names = [info.filename.lower() for info in infos]
     xlsx_guard.refuse_workbook_content(names, content_types, _relationships(package))
 
