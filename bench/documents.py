@@ -11,11 +11,16 @@ A batch of generated Blue Badge forms (half AcroForm PDFs from ``sandbox.forms``
 Each form is parsed plainly then guarded, one after the other (a shared machine's load then weighs on both
 alike); then the guarded path runs again with one caller thread per worker. ``--rounds`` times; the best
 round of each counts. CPU seconds are reported too (this process's and the worker's): wall time on a busy
-machine includes waiting for a core at each hand-over between processes, CPU time does not. Then each bomb is sent through the
-guarded path and timed to its refusal, with the worker's peak memory. Prints tables, then one JSON object
-on the last line: ``{"forms", "guard_ratio", "bomb_peak_mb", "bomb_max_s", ...}``. Aim: guard_ratio <= 1.25.
+machine includes waiting for a core at each hand-over between processes, CPU time does not. Then a row per
+format (AcroForm PDF, Word, Excel from ``sandbox.workbooks``): ``--format-forms`` forms of that format alone,
+plain then guarded, best of the rounds, with its own guard ratio against its own plain baseline measured in
+the same run (an Excel workbook's guard also streams every XML part once in the worker, refusing declarations
+and DDE formulas). Then each bomb is sent through the guarded path and timed to its refusal, with the worker's
+peak memory. Prints tables, then one JSON object on the last line: ``{"forms", "guard_ratio", "formats":
+{"pdf"|"docx"|"xlsx": {"forms", "plain_s", "guarded_s", "guard_ratio"}}, "xlsx_guard_ratio", "bomb_peak_mb",
+"bomb_max_s", ...}``. Aim: guard_ratio <= 1.25.
 
-    python bench/documents.py [--forms 200] [--rounds 3] [--parser simple|extract]
+    python bench/documents.py [--forms 200] [--format-forms 50] [--rounds 3] [--parser simple|extract]
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import docx  # noqa: E402  (the plain baseline reads Word forms with python-docx directly, on purpose)
+import openpyxl  # noqa: E402  (and Excel forms with openpyxl directly)
 
 from connectors.documents.guard import DocumentLimits  # noqa: E402
 from connectors.documents.parser_pool import ParserPool, guarded  # noqa: E402
@@ -42,6 +48,7 @@ from connectors.documents.pdf_form import read_form_fields  # noqa: E402
 from connectors.errors import ClerkError  # noqa: E402
 from sandbox.documents import blue_badge_docx  # noqa: E402
 from sandbox.forms import applicant, blue_badge_pdf  # noqa: E402
+from sandbox.workbooks import blue_badge_xlsx, bomb_xlsx, entity_bomb_xlsx  # noqa: E402
 from tests.documents import hostile  # noqa: E402
 from tests.documents.tasks import inflate_everything  # noqa: E402  (the naive reader the guard tests use)
 
@@ -50,9 +57,16 @@ MB = 1024 * 1024
 
 # --- the parse both paths run: swap in another reader here ------------------------------------------------
 def parse_simple(data: bytes, kind: str) -> dict[str, object]:
-    """A PDF's AcroForm fields; a Word form's label/value table rows."""
+    """A PDF's AcroForm fields; a Word form's label/value table rows; a workbook's label/value cell pairs."""
     if kind == "pdf":
         return read_form_fields(data)
+    if kind == "xlsx":
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            rows = workbook.worksheets[0].iter_rows(max_col=2, values_only=True)
+            return {str(label): value for label, value in rows if label is not None}
+        finally:
+            workbook.close()
     document = docx.Document(io.BytesIO(data))
     return {row.cells[0].text: row.cells[1].text for table in document.tables for row in table.rows}
 
@@ -68,6 +82,19 @@ PARSERS = {"simple": parse_simple, "extract": parse_extract}
 
 
 # --- the batch ---------------------------------------------------------------------------------------------
+FORMATS = {
+    "pdf": lambda person: blue_badge_pdf(person),
+    "docx": lambda person: blue_badge_docx(person, "table"),
+    "xlsx": lambda person: blue_badge_xlsx(person),
+}
+
+
+def format_forms(kind: str, count: int) -> list[tuple[str, bytes]]:
+    """``count`` forms of one format, each for a different applicant (the same applicants for every format)."""
+    rng = random.Random(2027)
+    return [(kind, FORMATS[kind](applicant(rng))) for _ in range(count)]
+
+
 def make_forms(count: int) -> list[tuple[str, bytes]]:
     """``count`` forms, alternately a filled-in PDF and a Word form, each for a different applicant."""
     rng = random.Random(2026)
@@ -137,6 +164,8 @@ def bombs(parse) -> list[tuple[str, bytes, object]]:
         ("zip lying: 20 kB declared, 2 GiB", hostile.lying_docx(), parse),
         ("zip lying, naive reader", hostile.lying_docx(), inflate_everything),
         ("5000-page PDF", hostile.pages_pdf(5000), parse),
+        ("zip bomb .xlsx, 64 MB at ~1000:1", bomb_xlsx(64 * MB), parse),
+        ("XML entity bomb .xlsx", entity_bomb_xlsx(), parse),
     ]
 
 
@@ -156,6 +185,7 @@ def refuse(data: bytes, fn, limits: DocumentLimits, pool: ParserPool) -> tuple[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--forms", type=int, default=200)
+    parser.add_argument("--format-forms", type=int, default=50, help="forms of each format in the per-format rows")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parser", choices=sorted(PARSERS), default="extract")
     args = parser.parse_args()
@@ -172,6 +202,11 @@ def main() -> None:
             rounds.append(run_alternately(forms, parse, limits, pool))
             threads_s = min(threads_s, run_threads(forms, parse, limits, pool, callers=limits.parser_workers))
         forms_peak_mb = pool.peak_rss_mb
+        per_format: dict[str, list[Timings]] = {kind: [] for kind in FORMATS}
+        batches = {kind: format_forms(kind, args.format_forms) for kind in FORMATS}
+        for _ in range(args.rounds):
+            for kind, batch in batches.items():
+                per_format[kind].append(run_alternately(batch, parse, limits, pool))
         refusals = [(name, *refuse(data, fn, limits, pool)) for name, data, fn in bombs(parse)]
 
     n = args.forms
@@ -192,6 +227,15 @@ def main() -> None:
         f"parser pool start (once per Clerk process): {pool_start_s:.2f} s; worker peak on forms {forms_peak_mb:.0f} MB"
     )
     print()
+    print(f"{'format':<34}{'forms':>7}{'plain s':>10}{'guarded s':>11}{'ratio':>8}")
+    formats = {}
+    for kind, timings in per_format.items():
+        kind_plain = min(timing.plain_s for timing in timings)
+        kind_guarded = min(timing.guarded_s for timing in timings)
+        formats[kind] = {"forms": args.format_forms, "plain_s": round(kind_plain, 4),
+                         "guarded_s": round(kind_guarded, 4), "guard_ratio": round(kind_guarded / kind_plain, 4)}
+        print(f"{kind:<34}{args.format_forms:>7}{kind_plain:>10.3f}{kind_guarded:>11.3f}{kind_guarded / kind_plain:>8.3f}")
+    print()
     print(f"{'bomb':<36}{'refused as':<30}{'seconds':>8}{'worker MB':>11}")
     for name, code, seconds, peak in refusals:
         print(f"{name:<36}{code:<30}{seconds:>8.3f}{(f'{peak:.0f}' if peak else '-'):>11}")
@@ -208,6 +252,8 @@ def main() -> None:
         "guard_ratio": round(guarded_s / plain_s, 4),
         "guard_ratio_threads": round(threads_s / plain_s, 4),
         "guard_cpu_ratio": cpu_ratio,
+        "formats": formats,
+        "xlsx_guard_ratio": formats["xlsx"]["guard_ratio"],
         "pool_start_s": round(pool_start_s, 3),
         "forms_peak_mb": round(forms_peak_mb, 1),
         "bomb_peak_mb": round(max((peak or 0) for *_, peak in refusals), 1),
@@ -215,7 +261,7 @@ def main() -> None:
         "bombs": {name: {"code": code, "s": round(seconds, 3)} for name, code, seconds, _ in refusals},
         "memory_cap_mb": limits.parser_memory_mb,
     }
-    if any(timing.mismatches for timing in rounds):
+    if any(timing.mismatches for timing in [*rounds, *(t for ts in per_format.values() for t in ts)]):
         print("warning: the guarded path read some forms differently", file=sys.stderr)
     if any(code == "accepted" for _, code, _, _ in refusals):
         print("warning: a bomb was accepted", file=sys.stderr)

@@ -1,12 +1,12 @@
 """Documents attached to emails: reading forms in every format staff send, and validating what they say.
 
 ``read_form(data, kind, form)`` is the entry point (``connectors.documents.extract``): a PDF form, a
-printed PDF, a scan or a Word document becomes the process's validated model, driven by a form definition
+printed PDF, a scan, a Word document or an Excel workbook becomes the process's validated model, driven by a form definition
 in ``config/forms/``. ``read_blue_badge`` and ``read_form_fields`` are the original AcroForm-only readers,
 kept for the flow until it moves over.
 
-The names below are imported on first use, not with the package: the readers pull in pypdf and
-python-docx (most of a second), and the settings, ``clerk --help`` and ``clerk check-config`` only need
+The names below are imported on first use, not with the package: the readers pull in pypdf,
+python-docx and openpyxl (most of a second), and the settings, ``clerk --help`` and ``clerk check-config`` only need
 light modules of this package (``limits``, ``forms``).
 """
 

@@ -17,17 +17,19 @@ from connectors.documents.extract import Kind, extract, validate
 from connectors.documents.forms import load_form
 from connectors.errors import ClerkError, InvalidForm
 
+_KINDS: dict[str, Kind] = {".docx": "docx", ".xlsx": "xlsx"}
+
 
 def main(argv: list[str] | None = None) -> int:
     """What Clerk reads from a sample file as a form, and whether it passes validation."""
     parser = argparse.ArgumentParser(prog="python -m connectors.documents", description=main.__doc__)
     parser.add_argument("form", help="a form name in config/forms (blue_badge) or the path of a definition file")
-    parser.add_argument("file", type=Path, help="a sample form: .pdf or .docx")
+    parser.add_argument("file", type=Path, help="a sample form: .pdf, .docx or .xlsx")
     parser.add_argument("--no-ocr", action="store_true", help="treat scans as Clerk does without Tesseract")
     options = parser.parse_args(argv)
     try:
         definition = load_form(options.form)
-        kind: Kind = "docx" if options.file.suffix.lower() == ".docx" else "pdf"
+        kind: Kind = _KINDS.get(options.file.suffix.lower(), "pdf")
         extracted = extract(options.file.read_bytes(), kind, definition, ocr=False if options.no_ocr else None)
     except (ClerkError, OSError) as exc:
         print(exc, file=sys.stderr)

@@ -21,9 +21,12 @@ from connectors.documents.parser_pool import ParserPool, guarded
 from connectors.errors import BusinessError, InvalidForm, MissingAttachment
 from connectors.mail import Attachment
 
-_DOCUMENT_SUFFIXES = {".pdf", ".docx", ".docm", ".doc", ".dotx", ".dotm", ".odt", ".rtf"}
+_DOCUMENT_SUFFIXES = {".pdf", ".docx", ".docm", ".doc", ".dotx", ".dotm", ".odt", ".rtf",
+                      ".xlsx", ".xlsm", ".xls", ".xlsb", ".xltx", ".xltm", ".ods", ".csv"}  # fmt: skip
 _DOCUMENT_TYPES = ("application/pdf", "application/msword", "application/vnd.openxmlformats-officedocument",
-                   "application/vnd.ms-word", "application/octet-stream")
+                   "application/vnd.ms-word", "application/vnd.ms-excel", "application/vnd.oasis.opendocument",
+                   "text/csv", "application/octet-stream")  # fmt: skip
+_FORMAT_WORDS = {"pdf": "PDF", "docx": "Word", "xlsx": "Excel"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ class FormReader:
         if not candidates:
             raise MissingAttachment(
                 f"No {definition.title} form was attached.",
-                reasons=[f"Please attach the completed {definition.title} form (PDF or Word) and send it again."])
+                reasons=[f"Please attach the completed {definition.title} form ({_formats(definition)}) and send it "
+                         "again."])  # fmt: skip
         parse = extract if self._settings.ocr == "auto" else functools.partial(extract, ocr=False)
         found, refusals = [], []
         for attachment in candidates:
@@ -93,3 +97,9 @@ class FormReader:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+def _formats(definition: FormDefinition) -> str:
+    """"PDF, Word or Excel": the formats the form is accepted in."""
+    words = [_FORMAT_WORDS[name] for name in definition.formats]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"

@@ -116,7 +116,7 @@ def too_costly(cap_s: float | None) -> str:
     return (
         f"Reading the attachment needed more than {allowance} Clerk allows for one file (a form needs a fraction "
         "of a second), which is a sign of a damaged or unsafe file, so Clerk stopped. "
-        "Please save the form again and send it as a PDF or a Word (.docx) document."
+        "Please save the form again and send it as a PDF, a Word (.docx) document or an Excel (.xlsx) workbook."
     )
 
 

@@ -8,7 +8,11 @@ fields, trying in turn what the document can hold:
   inside the boxes' flattened appearances included);
 * a scanned PDF (page images, no text), read by OCR when Tesseract is installed, every value then marked
   for a person to confirm; without OCR, refused with a message asking for the form itself;
-* a Word document: label/value tables, content controls and legacy form fields.
+* a Word document: label/value tables, content controls and legacy form fields;
+* an Excel workbook: a label in one cell and its answer beside or below it (``xlsx_form``), cached values
+  only, never a formula evaluated.
+
+A form definition may list the ``formats`` it is accepted in; a file in another is refused.
 
 A document counts as the form when enough of its fields are found and, if the definition lists
 ``anchors``, one of those phrases is in it. Every text value is cleaned (NFC, no invisible format
@@ -37,17 +41,20 @@ from connectors.documents.docx_form import open_docx, read_docx
 from connectors.documents.forms import FORMS_DIR, FieldSpec, FormDefinition, coerce, load_form, normalise
 from connectors.documents.ocr import has_page_images, ocr_segments, tesseract
 from connectors.documents.pdf_text import Reading, Segment, read_layout, read_pages
+from connectors.documents.xlsx_form import open_xlsx, read_xlsx, visible_sheets
 from connectors.errors import (
     AttachmentEmpty,
     AttachmentScanned,
     AttachmentTooManyPages,
+    AttachmentWrongType,
     ConfigError,
     FormNotRecognised,
     InvalidForm,
 )
 
-Kind = Literal["pdf", "docx"]
-Method = Literal["acroform", "text", "docx", "ocr"]
+Kind = Literal["pdf", "docx", "xlsx"]
+Method = Literal["acroform", "text", "docx", "ocr", "xlsx"]
+FORMAT_NAMES = {"pdf": "a PDF", "docx": "a Word (.docx) document", "xlsx": "an Excel (.xlsx) workbook"}
 
 SCANNED = (
     "The form is a scanned image; Clerk cannot read scans yet. Please send the completed form itself (PDF or Word)."
@@ -94,11 +101,17 @@ def extract(data: bytes, kind: Kind, form: FormDefinition | str, *, ocr: bool | 
         raise AttachmentEmpty(
             f"The attachment is empty (0 bytes). Please send the completed “{definition.title}” form."
         )
+    if kind not in FORMAT_NAMES:
+        raise ValueError(f"kind must be 'pdf', 'docx' or 'xlsx', not {kind!r}")
+    if kind not in definition.formats:
+        accepted = " or ".join(FORMAT_NAMES[name] for name in definition.formats)
+        raise AttachmentWrongType(f"The “{definition.title}” form is not accepted as {FORMAT_NAMES[kind]}. "
+                                  f"Please send it as {accepted}.")
     if kind == "pdf":
         return _finish(_from_pdf(data, definition, ocr), definition)
     if kind == "docx":
         return _finish(_from_docx(data, definition), definition)
-    raise ValueError(f"kind must be 'pdf' or 'docx', not {kind!r}")
+    return _finish(_from_xlsx(data, definition), definition)
 
 
 def read_form(data: bytes, kind: Kind, form: FormDefinition | str, *, ocr: bool | None = None) -> tuple[Any, Extracted]:
@@ -265,6 +278,38 @@ def _from_docx(data: bytes, form: FormDefinition) -> Extracted:
     guess = _other_form(form, lambda other: len(read_docx(document, other).values) if other.anchored(reading.words)
                         else 0)  # fmt: skip
     raise _not_recognised("Word document", form, guess or reading.looks_like)
+
+
+# --- Excel ---------------------------------------------------------------------------------------------
+
+
+def _from_xlsx(data: bytes, form: FormDefinition) -> Extracted:
+    workbook = open_xlsx(data, form.title)
+    try:
+        sheets = len(visible_sheets(workbook))  # before any sheet is read
+        if sheets > form.max_pages:
+            raise AttachmentTooManyPages(
+                f"The workbook has {sheets} sheets, but the “{form.title}” form has at most {form.max_pages} "
+                "pages. Please send the completed form on its own."
+            )
+        reading = read_xlsx(workbook, form, data)
+        if len(reading.values) >= form.min_fields_found and form.anchored(reading.words):
+            if reading.uncalculated:
+                raise InvalidForm(
+                    f"The “{form.title}” form has problems.",
+                    reasons=[f"{form.fields[key].label}: the answer is a formula saved without its result (the file "
+                             "was made or changed by a program that does not calculate, and Clerk never does). "
+                             "Please open the file in Excel, save it and send it again." for key in reading.uncalculated],
+                )  # fmt: skip
+            return Extracted(reading.values, "xlsx", [], reading.pages, reading.version)
+
+        def probe(other: FormDefinition) -> int:
+            return len(read_xlsx(workbook, other).values) if other.anchored(reading.words) else 0
+
+        guess = _other_form(form, probe)
+    finally:
+        workbook.close()
+    raise _not_recognised("spreadsheet", form, guess or reading.looks_like)
 
 
 # --- when it is not this form ------------------------------------------------------------------------

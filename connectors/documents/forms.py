@@ -98,6 +98,8 @@ class FormDefinition(BaseModel):
     contain at least one of them, as well as ``min_fields_found`` fields, to count as this form, so that
     another form with the same generic labels (Name, Date of birth, Address) is not taken for it."""
     fields: dict[str, FieldSpec] = Field(min_length=1)
+    formats: list[Literal["pdf", "docx", "xlsx"]] = Field(default=["pdf", "docx", "xlsx"], min_length=1)
+    """The file formats the form is accepted in (PDF covers form, printed and scanned copies): all by default."""
     source: str | None = Field(default=None, exclude=True)
     """The file the definition came from (set by the loader)."""
 

@@ -2,11 +2,12 @@
 
 Staff forward whatever they were sent; some of it is broken and a little of it is hostile. Before any
 parser touches an attachment, :func:`check` identifies it by its bytes (never by its name) and runs the
-checks that need no parsing: size, PDF encryption, the zip central directory of a Word document (sizes,
-entry count and compression ratio as declared, read before anything is decompressed), macros, ActiveX
-controls and links to outside content. What can only be learnt by parsing (how many pages a PDF really
-has, a name spelled to dodge the byte checks, a stream that inflates without end, a PDF's scripts and
-attached files) is checked inside a capped parser process by :func:`parse_in_worker`;
+checks that need no parsing: size, PDF encryption, the zip central directory of a Word document or an Excel
+workbook (sizes, entry count and compression ratio as declared, read before anything is decompressed),
+macros, ActiveX controls and links to outside content (a workbook's rules: ``connectors.documents.xlsx_guard``).
+What can only be learnt by parsing (how many pages a PDF really has, a name spelled to dodge the byte checks,
+a stream that inflates without end, a PDF's scripts and attached files, a workbook's XML declarations and DDE
+formulas) is checked inside a capped parser process by :func:`parse_in_worker`;
 ``connectors.documents.parser_pool`` runs it.
 
 Every refusal is an :class:`~connectors.errors.UnreadableAttachment` subclass whose reasons are sentences
@@ -28,6 +29,7 @@ from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NumberObject
 
+from connectors.documents import xlsx_guard
 from connectors.documents.limits import MB, DocumentLimits
 from connectors.documents.pdf_active import may_have_active_content, refuse_active_content
 from connectors.errors import (
@@ -44,15 +46,17 @@ from connectors.errors import (
     UnreadableAttachment,
 )
 
-Kind = Literal["pdf", "docx", "ole2"]
-Accepted = Literal["pdf", "docx"]
+Kind = Literal["pdf", "docx", "xlsx", "ole2"]
+Accepted = Literal["pdf", "docx", "xlsx"]
 T = TypeVar("T")
 
 # --- sentences for the sender ------------------------------------------------------------------------------
-_RESEND = "Please save the form again and send it as a PDF or a Word (.docx) document."
+_RESEND = "Please save the form again and send it as a PDF, a Word (.docx) document or an Excel (.xlsx) workbook."
 EMPTY = "The attachment is empty (0 bytes), so there is no form to read. Please attach the form and send it again."
-WRONG_TYPE = f"The attachment is not a PDF or a Word (.docx) document, so Clerk cannot read it. {_RESEND}"
-NOT_WORD = f"The attachment is an Office file but not a Word document (it may be a spreadsheet). {_RESEND}"
+WRONG_TYPE = (f"The attachment is not a PDF, a Word (.docx) document or an Excel (.xlsx) workbook, so Clerk "
+              f"cannot read it. {_RESEND}")  # fmt: skip
+NOT_WORD = (f"The attachment is an Office file but neither a Word document nor an Excel workbook (it may be a "
+            f"presentation). {_RESEND}")  # fmt: skip
 LEGACY_OFFICE = (
     "The attachment is in an older Microsoft Office format (such as a Word 97-2003 .doc or an Outlook message), "
     "which Clerk does not read. Please save the form as a Word (.docx) document or a PDF and send it again."
@@ -99,27 +103,29 @@ _MACRO_MAINS = frozenset(
     }
 )
 _WORD_MAINS = frozenset({_WORD_MAIN, _WORD_TEMPLATE_MAIN}) | _MACRO_MAINS
+_SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xlsb", ".xls")
 
 
 def sniff(data: bytes) -> Kind:
     """What the attachment is, by its content alone: ``"pdf"``, ``"docx"`` (any WordprocessingML package,
-    including macro-enabled ones, which :func:`check` then refuses) or ``"ole2"`` (a compound file: legacy
-    Office, Outlook, or a password-protected .docx). Raises :class:`AttachmentEmpty` or
-    :class:`AttachmentWrongType` for anything else, e.g. text called .pdf, an image, a program, a spreadsheet.
+    including macro-enabled ones, which :func:`check` then refuses), ``"xlsx"`` (any SpreadsheetML package,
+    macro-enabled and binary ones included, likewise) or ``"ole2"`` (a compound file: legacy Office, Outlook,
+    or a password-protected .docx or .xlsx). Raises :class:`AttachmentEmpty` or :class:`AttachmentWrongType`
+    for anything else, e.g. text called .pdf, an image, a program, a presentation.
     """
     kind = _magic(data)
     if kind == "zip":
         with _package(data) as package:
-            _word_content_types(package)
-        return "docx"
+            return _office_kind(package)[0]
     return kind
 
 
 def check(data: bytes, filename: str, limits: DocumentLimits) -> Accepted:
-    """Refuse what Clerk must not parse; return ``"pdf"`` or ``"docx"`` for what it may.
+    """Refuse what Clerk must not parse; return ``"pdf"``, ``"docx"`` or ``"xlsx"`` for what it may.
 
     Runs in the calling process, so it never decompresses more than a package's small XML index parts, each
-    bounded. ``filename`` only labels the reasons for the sender; it never decides the type.
+    bounded. ``filename`` only labels the reasons for the sender (and words the refusal of a password-protected
+    Office file, whose encrypted contents do not say whether it is Word or Excel); it never decides the type.
     """
     try:
         if len(data) > limits.max_attachment_bytes:
@@ -129,9 +135,19 @@ def check(data: bytes, filename: str, limits: DocumentLimits) -> Accepted:
             _check_pdf(data)
             return "pdf"
         if kind == "ole2":
-            _refuse_compound_file(data)
+            _refuse_compound_file(data, filename)
         with _package(data, limits) as package:
-            _check_word_package(package, limits)
+            infos = package.infolist()
+            # first, before anything is decompressed: the looser of the Word and Excel bounds, then each its own
+            _check_declared_sizes(infos, max(limits.zip_max_entries, limits.xlsx_max_entries),
+                                  max(limits.zip_max_uncompressed_bytes, limits.xlsx_max_uncompressed_bytes),
+                                  max(limits.zip_max_ratio, limits.xlsx_max_ratio))  # fmt: skip
+            _check_parts(infos)
+            office, content_types = _office_kind(package)
+            if office == "xlsx":
+                _check_workbook_package(package, content_types, limits)
+                return "xlsx"
+            _check_word_package(package, limits, content_types)
         return "docx"
     except UnreadableAttachment as exc:
         name_reasons(exc, filename)
@@ -270,11 +286,14 @@ def _resolved(value: object) -> object:
 
 
 def parse_in_worker(fn: Callable[..., T], data: bytes, kind: Accepted, max_pages: int, *args: object) -> T:
-    """The guard's half that runs in a parser process: :func:`inspect_pdf` for a PDF, then
-    ``fn(data, kind, *args)``. A parser that gave up at pypdf's decompression limit, even one that wrapped
-    that error in its own, is refused as a bomb rather than as a damaged file."""
+    """The guard's half that runs in a parser process: :func:`inspect_pdf` for a PDF,
+    :func:`~connectors.documents.xlsx_guard.inspect_xlsx` for a workbook, then ``fn(data, kind, *args)``. A
+    parser that gave up at pypdf's decompression limit, even one that wrapped that error in its own, is refused
+    as a bomb rather than as a damaged file."""
     if kind == "pdf":
         inspect_pdf(data, max_pages)
+    elif kind == "xlsx":
+        xlsx_guard.inspect_xlsx(data)
     try:
         return fn(data, kind, *args)
     except Exception as exc:
@@ -326,7 +345,8 @@ def _package(data: bytes, limits: DocumentLimits | None = None) -> Iterator[zipf
     if end < 0 or len(data) < end + _EOCD_SIZE:
         raise AttachmentDamaged(DAMAGED)
     (entries,) = struct.unpack_from("<H", data, end + 10)
-    if limits is not None and (entries == _ZIP64_COUNT or entries > limits.zip_max_entries):
+    most = None if limits is None else max(limits.zip_max_entries, limits.xlsx_max_entries)  # before the kind is known
+    if most is not None and (entries == _ZIP64_COUNT or entries > most):
         raise AttachmentBomb(BOMB)
     try:
         package = zipfile.ZipFile(io.BytesIO(data))
@@ -336,16 +356,14 @@ def _package(data: bytes, limits: DocumentLimits | None = None) -> Iterator[zipf
         yield package
 
 
-def _check_word_package(package: zipfile.ZipFile, limits: DocumentLimits) -> None:
+def _check_word_package(package: zipfile.ZipFile, limits: DocumentLimits,
+                        content_types: frozenset[str] | None = None) -> None:  # fmt: skip
+    """A Word document whose parts :func:`_check_parts` has passed: its own size bounds (``zip_max_*``), then
+    macros, ActiveX and outside links."""
     infos = package.infolist()
-    _check_declared_sizes(infos, limits)  # first, before anything is decompressed
-    if len({info.filename.lower() for info in infos}) != len(infos):
-        raise AttachmentDamaged(DAMAGED)  # two parts of one name: readers would disagree on which counts
-    if any(info.flag_bits & 0x1 for info in infos):
-        raise AttachmentEncrypted(ZIP_ENCRYPTED)
-    content_types = _word_content_types(package)
-    if any(info.compress_type not in _ALLOWED_METHODS for info in infos):
-        raise AttachmentDamaged(DAMAGED)
+    _check_declared_sizes(infos, limits.zip_max_entries, limits.zip_max_uncompressed_bytes, limits.zip_max_ratio)
+    if content_types is None:
+        content_types = _word_content_types(package)
     names = [info.filename.lower() for info in infos]
     if (
         content_types & (_MACRO_MAINS | _VBA_TYPES)
@@ -353,12 +371,7 @@ def _check_word_package(package: zipfile.ZipFile, limits: DocumentLimits) -> Non
         or any(name.startswith("word/activex/") for name in names)
     ):
         raise AttachmentActiveContent(ACTIVE_CONTENT)
-    relationships = [
-        rel
-        for info in infos
-        if info.filename.lower().endswith(".rels")
-        for rel in _xml_elements(_read_index_part(package, info), "Relationship")
-    ]
+    relationships = _relationships(package)
     for rel in relationships:
         if rel.get("Type", "").lower().endswith(_ACTIVE_RELATIONSHIPS):
             raise AttachmentActiveContent(ACTIVE_CONTENT)
@@ -368,29 +381,71 @@ def _check_word_package(package: zipfile.ZipFile, limits: DocumentLimits) -> Non
             raise AttachmentExternalLink(EXTERNAL_LINK)
 
 
-def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: DocumentLimits) -> None:
-    if len(infos) > limits.zip_max_entries:
+def _check_workbook_package(package: zipfile.ZipFile, content_types: frozenset[str], limits: DocumentLimits) -> None:
+    """An Excel workbook whose parts :func:`_check_parts` has passed: its own size bounds (``xlsx_max_*``), then
+    macros, ActiveX and outside links."""
+    infos = package.infolist()
+    _check_declared_sizes(infos, limits.xlsx_max_entries, limits.xlsx_max_uncompressed_bytes, limits.xlsx_max_ratio)
+    names = [info.filename.lower() for info in infos]
+    xlsx_guard.refuse_workbook_content(names, content_types, _relationships(package))
+
+
+def _check_parts(infos: list[zipfile.ZipInfo]) -> None:
+    if len({info.filename.lower() for info in infos}) != len(infos):
+        raise AttachmentDamaged(DAMAGED)  # two parts of one name: readers would disagree on which counts
+    if any(info.flag_bits & 0x1 for info in infos):
+        raise AttachmentEncrypted(ZIP_ENCRYPTED)
+    if any(info.compress_type not in _ALLOWED_METHODS for info in infos):
+        raise AttachmentDamaged(DAMAGED)
+
+
+def _relationships(package: zipfile.ZipFile) -> list[dict[str, str]]:
+    return [
+        rel
+        for info in package.infolist()
+        if info.filename.lower().endswith(".rels")
+        for rel in _xml_elements(_read_index_part(package, info), "Relationship")
+    ]
+
+
+def _check_declared_sizes(infos: list[zipfile.ZipInfo], max_entries: int, max_bytes: int, max_ratio: float) -> None:
+    if len(infos) > max_entries:
         raise AttachmentBomb(BOMB)
     total = sum(info.file_size for info in infos)
     packed = sum(info.compress_size for info in infos)
     sizes = [(info.file_size, info.compress_size) for info in infos] + [(total, packed)]
     for size, compressed in sizes:
-        if size > limits.zip_max_uncompressed_bytes:
+        if size > max_bytes:
             raise AttachmentBomb(BOMB)
-        if size >= _RATIO_FLOOR and size > limits.zip_max_ratio * max(compressed, 1):
+        if size >= _RATIO_FLOOR and size > max_ratio * max(compressed, 1):
             raise AttachmentBomb(BOMB)
+
+
+def _office_kind(package: zipfile.ZipFile) -> tuple[Literal["docx", "xlsx"], frozenset[str]]:
+    """``"docx"`` or ``"xlsx"`` and every content type the package declares (lower case), from its
+    [Content_Types].xml (bounded); refuses a package that is neither a Word document nor a workbook."""
+    types = _content_types(package)
+    if types & _WORD_MAINS:
+        return "docx", types
+    if xlsx_guard.is_spreadsheet(types):
+        return "xlsx", types
+    raise AttachmentWrongType(NOT_WORD)
 
 
 def _word_content_types(package: zipfile.ZipFile) -> frozenset[str]:
     """Every content type the package declares (lower case); refuses a package that is not a Word document."""
+    types = _content_types(package)
+    if not types & _WORD_MAINS:
+        raise AttachmentWrongType(NOT_WORD)
+    return types
+
+
+def _content_types(package: zipfile.ZipFile) -> frozenset[str]:
     index = next((info for info in package.infolist() if info.filename.lower() == "[content_types].xml"), None)
     if index is None:
         raise AttachmentWrongType(WRONG_TYPE)  # a plain zip, or an OpenDocument file
     elements = _xml_elements(_read_index_part(package, index), "Default", "Override")
-    types = frozenset(element.get("ContentType", "").strip().lower() for element in elements)
-    if not types & _WORD_MAINS:
-        raise AttachmentWrongType(NOT_WORD)
-    return types
+    return frozenset(element.get("ContentType", "").strip().lower() for element in elements)
 
 
 def _read_index_part(package: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -440,13 +495,19 @@ _HEADER_DIFAT = 109
 _DIRECTORY_ENTRY = 128
 _STORAGE, _STREAM = 1, 2
 _ENCRYPTED_PACKAGE = frozenset({"encryptioninfo", "encryptedpackage"})
+_LEGACY_WORKBOOK = frozenset({"workbook", "book"})  # Excel 97-2003, and Excel 5
 
 
-def _refuse_compound_file(data: bytes) -> None:
-    """A compound file is never read: a password-protected .docx is one (EncryptionInfo and EncryptedPackage
-    streams), and so are legacy .doc, .xls and Outlook .msg files."""
-    if _ENCRYPTED_PACKAGE <= _compound_file_names(data):
-        raise AttachmentEncrypted(WORD_ENCRYPTED)
+def _refuse_compound_file(data: bytes, filename: str = "") -> None:
+    """A compound file is never read: a password-protected .docx or .xlsx is one (EncryptionInfo and
+    EncryptedPackage streams, which do not say which of the two is inside: the name words the refusal), and
+    so are legacy .doc, .xls (a Workbook stream) and Outlook .msg files."""
+    names = _compound_file_names(data)
+    spreadsheet = filename.lower().endswith(_SPREADSHEET_SUFFIXES)
+    if _ENCRYPTED_PACKAGE <= names:
+        raise AttachmentEncrypted(xlsx_guard.ENCRYPTED if spreadsheet else WORD_ENCRYPTED)
+    if names & _LEGACY_WORKBOOK:
+        raise AttachmentWrongType(xlsx_guard.LEGACY)
     raise AttachmentWrongType(LEGACY_OFFICE)
 
 

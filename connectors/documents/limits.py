@@ -31,6 +31,18 @@ class DocumentLimits(BaseModel):
         description="Highest compression ratio allowed for the package and for any part of 1 MB or more "
         "(Word writes 2-20; a zip bomb reaches 1000).",
     )
+    xlsx_max_entries: int = Field(
+        500, gt=0, description="Most files an Excel workbook's zip package may hold (a form has about 10-30)."
+    )
+    xlsx_max_uncompressed_bytes: int = Field(
+        50 * MB, gt=0, description="Most bytes an Excel workbook may declare once decompressed (each part and all)."
+    )
+    xlsx_max_ratio: float = Field(
+        200.0,
+        gt=1,
+        description="Highest compression ratio allowed for an Excel workbook and any part of 1 MB or more (a "
+        "sheet's XML repeats itself and compresses better than Word's: Excel writes 5-50; a zip bomb reaches 1000).",
+    )
     parser_memory_mb: int = Field(
         512, ge=256, description="Address-space cap of each parser process, in MB (a fresh one uses about 100)."
     )

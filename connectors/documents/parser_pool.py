@@ -68,17 +68,18 @@ T = TypeVar("T")
 
 # Imported once by the forkserver, so that every worker starts warm. "__main__" keeps multiprocessing's
 # default: functions of the running script can be sent to a worker.
-PRELOAD: tuple[str, ...] = ("__main__", "connectors.documents.guard", "pypdf", "docx", "lxml.etree")
+PRELOAD: tuple[str, ...] = ("__main__", "connectors.documents.guard", "pypdf", "docx", "lxml.etree", "openpyxl")
 
 _MEMORY_FAILURE = 0.9  # a failure with the worker's peak above this share of its cap was the cap's doing
 
 BOMB_MESSAGE = (
     "Reading the attachment needed more memory than any form needs, which is a sign of a damaged or unsafe "
-    "file, so Clerk stopped. Please save the form again and send it as a PDF or a Word (.docx) document."
+    "file, so Clerk stopped. Please save the form again and send it as a PDF, a Word (.docx) document or an "
+    "Excel (.xlsx) workbook."
 )
 DAMAGED_MESSAGE = (
     "Clerk could not read the attachment: it may be damaged, incomplete or not saved by the usual programs. "
-    "Please save the form again and send it as a PDF or a Word (.docx) document."
+    "Please save the form again and send it as a PDF, a Word (.docx) document or an Excel (.xlsx) workbook."
 )
 
 
@@ -455,8 +456,8 @@ def guarded(
     pool: ParserPool,
     max_pages: int | None = None,
 ) -> T:
-    """Check an attachment, then parse it in a worker: ``fn(data, kind, *args)`` with ``kind`` ``"pdf"`` or
-    ``"docx"``. A PDF's encryption and page count are checked in the worker first; ``max_pages`` (a form's
+    """Check an attachment, then parse it in a worker: ``fn(data, kind, *args)`` with ``kind`` ``"pdf"``,
+    ``"docx"`` or ``"xlsx"``. A PDF's encryption and page count are checked in the worker first; ``max_pages`` (a form's
     own limit) may only lower ``limits.max_pages``. The parse is given ``limits.parser_time_s`` CPU seconds
     and ``limits.parser_wall_s`` by the clock; the memory cap is the pool's. Every refusal names the
     attachment in its reasons; a :class:`DocumentReaderFailed` is Clerk's fault and names nothing."""

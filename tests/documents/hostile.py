@@ -569,6 +569,14 @@ def xlsx_like() -> bytes:
     return rezip({"[Content_Types].xml": types.encode(), "xl/workbook.xml": b"<workbook/>"})
 
 
+def pptx_like() -> bytes:
+    """An Office package whose main part is a presentation: neither Word nor Excel."""
+    types = ('<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+             '<Override PartName="/ppt/presentation.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+             'presentationml.presentation.main+xml"/></Types>')  # fmt: skip
+    return rezip({"[Content_Types].xml": types.encode(), "ppt/presentation.xml": b"<presentation/>"})
+
+
 def plain_zip() -> bytes:
     return rezip({"form.pdf": good_pdf(), "notes.txt": b"please see attached"})
 

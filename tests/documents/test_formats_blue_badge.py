@@ -2,7 +2,9 @@
 
 Formats: the AcroForm PDF (``sandbox.forms``), the same form printed to PDF (values on the text layer, no
 fields), printed with each value under its label, and the Word version as a label/value table, with
-content controls and with legacy form fields (``sandbox.documents``). Scans are in test_formats_scans.py.
+content controls and with legacy form fields (``sandbox.documents``), and the Excel version with the answers
+beside the labels or under them as column headings (``sandbox.workbooks``; more in test_xlsx_reading.py).
+Scans are in test_formats_scans.py.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from sandbox.documents import (
     supplier_invoice_pdf,
 )
 from sandbox.forms import INVALID_VARIANTS, applicant, blue_badge_pdf, not_a_form_pdf
+from sandbox.workbooks import blue_badge_xlsx
 
 Make = Callable[[dict], tuple[str, bytes]]
 FORMATS: dict[str, tuple[Make, str]] = {
@@ -49,6 +52,8 @@ FORMATS: dict[str, tuple[Make, str]] = {
     "docx-table": (lambda v: ("docx", blue_badge_docx(v, "table")), "docx"),
     "docx-controls": (lambda v: ("docx", blue_badge_docx(v, "controls")), "docx"),
     "docx-legacy": (lambda v: ("docx", blue_badge_docx(v, "legacy")), "docx"),
+    "xlsx-columns": (lambda v: ("xlsx", blue_badge_xlsx(v)), "xlsx"),
+    "xlsx-headings": (lambda v: ("xlsx", blue_badge_xlsx(v, layout="headings", dates="text", tick="x")), "xlsx"),
 }
 
 
@@ -103,7 +108,7 @@ def _pdf_form_reasons(variant: str) -> list[str]:
 
 
 @pytest.mark.parametrize("variant", sorted(INVALID_VARIANTS))
-@pytest.mark.parametrize("fmt", ["printed", "docx-controls"])
+@pytest.mark.parametrize("fmt", ["printed", "docx-controls", "xlsx-columns"])
 def test_a_wrongly_filled_form_gets_the_same_reasons_in_every_format(fmt: str, variant: str) -> None:
     kind, data = FORMATS[fmt][0](INVALID_VARIANTS[variant](_person(3)))
 

@@ -96,9 +96,14 @@ def test_files_that_are_not_documents_are_the_wrong_type(data: bytes) -> None:
     refused(data, AttachmentWrongType, filename="form.pdf")
 
 
-@pytest.mark.parametrize("make", [hostile.plain_zip, hostile.xlsx_like], ids=["plain zip", "spreadsheet"])
-def test_zips_that_are_not_word_documents_are_the_wrong_type(make) -> None:
+@pytest.mark.parametrize("make", [hostile.plain_zip, hostile.pptx_like], ids=["plain zip", "presentation"])
+def test_zips_that_are_neither_word_documents_nor_workbooks_are_the_wrong_type(make) -> None:
     refused(make(), AttachmentWrongType)
+
+
+def test_a_spreadsheet_package_is_a_workbook_not_a_word_document() -> None:
+    assert sniff(hostile.xlsx_like()) == "xlsx"
+    assert check(hostile.xlsx_like(), "form.docx", LIMITS) == "xlsx"  # by content, never the name
 
 
 @pytest.mark.parametrize("make", [hostile.legacy_doc, hostile.outlook_msg], ids=["doc", "msg"])

@@ -78,3 +78,37 @@ def test_a_flattened_form_whose_tick_cannot_be_read_goes_to_a_supervisor_not_bac
     assert case["surname"] == person["surname"]
     reviewed = [e for e in audit_events(settings.audit.path) if e["step"] == "review" and e["reference"] == reference]
     assert [e["outcome"] for e in reviewed] == ["waiting", "approved"]
+
+
+def test_excel_forms_are_keyed_and_hostile_workbooks_refused_with_their_code(tmp_path, prefect_api):
+    from sandbox.workbooks import blue_badge_xlsx, encrypted_xlsx, external_link_xlsx, macro_enabled_xlsx
+
+    rng = random.Random(33)
+    people = [applicant(rng) for _ in range(2)]
+    xlsx = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    messages = {
+        "xlsx columns": with_attachment(blue_badge_xlsx(people[0]), "blue-badge.xlsx", xlsx),
+        # a mail client that knows no better: a generic type and no extension; the content says what it is
+        "xlsx headings, unnamed": with_attachment(blue_badge_xlsx(people[1], layout="headings", dates="text"),
+                                                  "attachment", "octet-stream"),
+        "macros": with_attachment(macro_enabled_xlsx(), "blue-badge.xlsm", "vnd.ms-excel.sheet.macroEnabled.12"),
+        "external link": with_attachment(external_link_xlsx(), "blue-badge.xlsx", xlsx),
+        "password": with_attachment(encrypted_xlsx(), "blue-badge.xlsx", xlsx),
+    }  # fmt: skip
+    casebook = FakeCasebook()
+    _, mailbox, results = one_pass(tmp_path, casebook, list(messages.values()))
+
+    by_reference = {r.reference: r for r in results}
+    outcome = {name: by_reference[clerk_reference(m["Message-ID"])] for name, m in messages.items()}
+    assert {name: r.outcome for name, r in outcome.items() if r.folder == "done"} == {
+        "xlsx columns": "created", "xlsx headings, unnamed": "created"}
+    assert {name: r.code for name, r in outcome.items() if r.folder == "exceptions"} == {
+        "macros": "ATTACHMENT_ACTIVE_CONTENT", "external link": "ATTACHMENT_EXTERNAL_LINK",
+        "password": "ATTACHMENT_ENCRYPTED"}
+    cases = sorted(casebook.cases.values(), key=lambda case: case["surname"])
+    assert [case["surname"] for case in cases] == sorted(p["surname"] for p in people)
+    born = {p["surname"]: p["date_of_birth"] for p in people}
+    assert all(case["date_of_birth"].strftime("%d/%m/%Y") == born[case["surname"]] for case in cases)
+    replies = {r.in_reply_to: r for r in sent_replies(mailbox) if r.subject.startswith("Action needed")}
+    assert "Excel workbook is protected by a password" in replies[messages["password"]["Message-ID"]].body
+    assert "macros" in replies[messages["macros"]["Message-ID"]].body

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("pypdf", "docx", "playwright", "exchangelib", "reportlab", "psycopg")
+HEAVY = ("pypdf", "docx", "openpyxl", "playwright", "exchangelib", "reportlab", "psycopg")
 
 
 def heavy_modules_after(code: str) -> list[str]:
@@ -40,7 +40,7 @@ def test_start_up_imports_no_heavy_library(code):
 
 def test_the_probe_sees_a_heavy_import():
     """The check above can fail: reading a form does load the parsers."""
-    assert heavy_modules_after("from connectors.documents import read_form") == ["docx", "pypdf"]
+    assert heavy_modules_after("from connectors.documents import read_form") == ["docx", "openpyxl", "pypdf"]
 
 
 def test_the_package_extract_is_the_function_whichever_is_imported_first():
@@ -48,4 +48,4 @@ def test_the_package_extract_is_the_function_whichever_is_imported_first():
             "from connectors.documents import extract\n"
             "from connectors.documents.extract import extract as defined\n"
             "assert extract is defined, extract")
-    assert heavy_modules_after(code) == ["docx", "pypdf"]
+    assert heavy_modules_after(code) == ["docx", "openpyxl", "pypdf"]
