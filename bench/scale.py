@@ -71,6 +71,7 @@ SCHEDULER = {  # the server schedules a few runs ahead, at once
 }
 ACTIVE = {"PENDING", "RUNNING"}
 SUBMITTING = re.compile(r"Worker '([^']+)' submitting flow run '([0-9a-f-]{36})'")
+ABORTED = re.compile(r"Aborted submission of flow run '([0-9a-f-]{36})'")
 
 
 @dataclass
@@ -188,7 +189,8 @@ class Worker:
     def submitted(self) -> list[str]:
         """The flow runs this worker took, from its log."""
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return [run_id for name, run_id in SUBMITTING.findall(text) if name == self.name]
+        aborted = set(ABORTED.findall(text))  # another worker got it first
+        return [run_id for name, run_id in SUBMITTING.findall(text) if name == self.name and run_id not in aborted]
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
