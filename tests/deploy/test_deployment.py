@@ -7,12 +7,15 @@ second checkout and whose CLERK_CONFIG points at a local mailbox, ledger and aud
 deployer's CLERK_HOME names a folder that does not exist, so a pull step frozen at deploy time would fail.
 
 A Blue Badge email whose attachment is not a readable form is in the inbox before anything starts: the
-first scheduled intake run must take it, reply, and park it in exceptions (no browser is needed).
+first scheduled intake run must take it, reply, and park it in exceptions (no browser is needed). The runs
+that come due meanwhile start one at a time on the worker (`--limit 1`, prefect.yaml's concurrency), and the
+next one, finding nothing, is named "mail-intake: no new mail".
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -20,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -91,6 +95,10 @@ class Api:
         response = self.http.post("/flow_runs/filter", json={"deployments": {"id": {"any_": [deployment_id]}}})
         response.raise_for_status()
         return response.json()
+
+
+def at(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp)
 
 
 def wait_for(what: str, probe, within_s: float, diagnostics) -> list[dict]:
@@ -174,6 +182,19 @@ def test_the_scheduled_mail_intake_run_answers_an_email_from_the_worker(tmp_path
         assert any(subject.startswith(REPLY_SUBJECT["rejected"]) for subject in subjects), subjects
         claimed_by = {event["run"] for event in audit_events(data / "audit" / "audit.jsonl") if event["step"] == "claim"}
         assert claimed_by == {first["id"]}, "the scheduled run, on the worker, took the email"
+
+        # Runs come due every INTERVAL_S, sooner than a run's process starts and ends: the worker (--limit 1,
+        # as prefect.yaml asks) starts each only after the one before ended, and one with nothing to do says so.
+        later = wait_for(
+            "no second scheduled mail-intake run finished",
+            lambda: [r for r in api.flow_runs(intake["id"]) if r["auto_scheduled"] and r["state_type"] in FINAL
+                     and r["id"] != first["id"]], FINISHED_WITHIN_S, diagnostics)
+        second = min(later, key=lambda r: r["start_time"] or "")
+        assert (second["state_type"], second["name"]) == ("COMPLETED", "mail-intake: no new mail"), diagnostics()
+        started = sorted((at(r["start_time"]), at(r["end_time"]) if r["end_time"] else None)
+                         for r in api.flow_runs(intake["id"]) if r["start_time"])
+        for (_, ended), (next_started, _) in itertools.pairwise(started):
+            assert ended is not None and ended <= next_started, f"two runs at once on one worker: {started}"
     finally:
         if worker is not None:
             with contextlib.suppress(ProcessLookupError):
