@@ -27,8 +27,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 import structlog
+from playwright.sync_api import Error as PlaywrightError
 
 from bots.revenues.addresses import postcode_key, property_option, same_address
 from bots.revenues.pages.account import AccountScreen
@@ -44,6 +46,7 @@ log = structlog.get_logger(__name__)
 
 CLERK_NOTE = "Clerk ref: {}"
 _MOVED = re.compile(r"moved to (?P<property>P\d{5}) from (?P<day>\d{2}/\d{2}/\d{4})")
+_UNMASKED = "#notes, #message, #errors, h2"  # what the shared mask (controls, table cells) leaves showing
 _OPENED = re.compile(r"new liability (?P<ref>L\d{6})")
 
 # Revenues' refusals of a move (sandbox/revenues/rules.py), by a phrase of its sentence: the code, and
@@ -57,7 +60,15 @@ _REFUSALS: tuple[tuple[str, str, bool], ...] = (
     ("is not in the property register", "PROPERTY_NOT_FOUND", False),
     ("overlaps the move-in date", "PROPERTY_OCCUPIED", False),
 )
+REFUSED = "Revenues would not take this change of address."
+"""The summary of every refusal; the reasons say why, in words the sender can act on."""
 _SAID = {
+    "ACCOUNT_NOT_FOUND": "Revenues has no Council Tax account {account}. Check the account number on the resident's "
+                         "bill (8 digits).",
+    "ACCOUNT_NOT_AT_ADDRESS": "Council Tax account {account} is not liable at the address the form says is being "
+                              "left ({old_postcode}). Check the account number and the address being left.",
+    "PROPERTY_AMBIGUOUS": "The new address matches more than one property in Revenues' register. Give the full "
+                          "address, with the flat number if there is one.",
     "ACCOUNT_CLOSED": "Council Tax account {account} is closed in Revenues, so there is no liability to move. "
                       "Check the account number on the resident's latest bill.",
     "SAME_PROPERTY": "The new address is the property account {account} is already liable for. Check the new address.",
@@ -103,6 +114,18 @@ class RevenuesBot(TransactionBot):
             return ApplicationUnavailable(f"Revenues is read-only while its overnight batch runs, while {exc.what} "
                                           f"({context})", code="APP_READ_ONLY")
         return super().translate(exc, context)
+
+    def failed(self, operation: str) -> Path | None:
+        """Revenues shows residents' details outside form controls and table cells too (the notes, the
+        confirmation, its error sentences): blank them in every frame, then the shared masked screenshot."""
+        page = self._page
+        if page is not None and not page.is_closed():
+            for frame in page.frames:
+                try:
+                    frame.locator(_UNMASKED).evaluate_all("nodes => nodes.forEach(n => { n.textContent = '#####'; })")
+                except PlaywrightError:
+                    pass  # a frame going away: the screenshot is taken anyway
+        return super().failed(operation)
 
     def _shell(self) -> Shell:
         return Shell(self.page, self.patience)
@@ -160,9 +183,7 @@ class RevenuesBot(TransactionBot):
         if not matches:
             raise _refused("PROPERTY_NOT_FOUND", move)
         if len(matches) > 1:  # never guess between two register entries
-            raise BusinessError("The new address matches more than one property in Revenues.", code="PROPERTY_AMBIGUOUS",
-                                reasons=["The new address matches more than one property in Revenues' register. "
-                                         "Give the full address, with the flat number if there is one."])
+            raise _refused("PROPERTY_AMBIGUOUS", move)
         note = f"{CLERK_NOTE.format(clerk_ref)} moved to {matches[0]} from {move.move_in_text}"
         try:
             saved = screen.save(move_out=move.move_out_text, new_property=matches[0], move_in=move.move_in_text,
@@ -189,16 +210,10 @@ class RevenuesBot(TransactionBot):
             return
         elsewhere = self._search(account_number=move.account_number)
         if not elsewhere:
-            raise BusinessError(f"Revenues has no Council Tax account {move.account_number}.", code="ACCOUNT_NOT_FOUND",
-                                reasons=[f"Revenues has no Council Tax account {move.account_number}. Check the "
-                                         "account number on the resident's bill (8 digits)."])
+            raise _refused("ACCOUNT_NOT_FOUND", move)
         if elsewhere[0].get("Status") != "Live":
             raise _refused("ACCOUNT_CLOSED", move)
-        raise BusinessError(f"Council Tax account {move.account_number} is not liable at the address being left.",
-                            code="ACCOUNT_NOT_AT_ADDRESS",
-                            reasons=[f"Council Tax account {move.account_number} is not liable at the address the "
-                                     f"form says is being left ({move.old_postcode}). Check the account number "
-                                     "and the address being left."])
+        raise _refused("ACCOUNT_NOT_AT_ADDRESS", move)
 
     def read_back(self, record_reference: str, move: CouncilTaxMove, clerk_ref: str) -> list[str]:
         account_number, _, liability_ref = record_reference.partition("/")
@@ -242,8 +257,9 @@ def _moved_reference(account: AccountScreen, line: str, clerk_ref: str) -> str:
 
 
 def _refused(code: str, move: CouncilTaxMove) -> BusinessError:
-    sentence = _SAID[code].format(account=move.account_number, postcode=move.new_postcode)
-    return BusinessError(sentence, code=code, reasons=[sentence])
+    sentence = _SAID[code].format(account=move.account_number, postcode=move.new_postcode,
+                                  old_postcode=move.old_postcode)
+    return BusinessError(REFUSED, code=code, reasons=[sentence])
 
 
 def _refusal(messages: list[str], move: CouncilTaxMove) -> ClerkError:
@@ -255,7 +271,7 @@ def _refusal(messages: list[str], move: CouncilTaxMove) -> ClerkError:
             if not quotable:
                 return _refused(code, move)
             reasons = [message for message in messages if any(p in message for p, _, q in _REFUSALS if q)]
-            return BusinessError("Revenues would not record the change of address.", code=code, reasons=reasons)
+            return BusinessError(REFUSED, code=code, reasons=reasons)
     return ApplicationRejected(f"Revenues refused the change of address for account {move.account_number} "
                                f"({len(messages)} message(s) Clerk does not know)")
 

@@ -178,3 +178,16 @@ def test_a_busy_revenues_is_tried_again_and_every_move_is_keyed_once(bot, revenu
                 continue
     assert len(moved) == 3
     assert len(revenues.liabilities()) == 18, "three moves, none twice"
+
+
+def test_a_wrong_password_is_a_configuration_error_not_a_busy_revenues(browser_runtime, revenues) -> None:
+    from connectors.errors import ConfigError
+
+    wrong = RevenuesBot(browser_runtime, RevenuesBotSettings(url=revenues.url, username="clerk-bot", password="nope"))
+    try:
+        with pytest.raises(ConfigError) as error:
+            wrong.key(move(JOHN_SMITH_88_PARK_ROAD), "CLK-BOT0000080")
+    finally:
+        wrong.close()
+    assert "nope" not in error.value.message and "user name or password" in error.value.message
+    assert len(revenues.liabilities()) == 15
