@@ -84,5 +84,10 @@ def test_a_batch_of_moves_ends_in_done_or_exceptions_with_one_move_per_valid_for
     assert len(mailbox.folder("done")) + len(mailbox.folder("exceptions")) == len(batch.messages)
     assert all(result.folder in ("done", "exceptions") for result in results)
     assert_right_replies(mailbox, batch.messages, batch.expected, REPLY_SUBJECT)
-    keyed = [reply for reply in sent_replies(mailbox) if reply.subject.startswith("Change of address keyed")]
+    replies = sent_replies(mailbox)
+    refusals = [reply.body for reply in replies if reply.subject.startswith("Action needed")]
+    assert len(refusals) == batch.expected.count("rejected")
+    # Nobody is told about another resident: not the namesake at 14 Park Road, not the occupiers of 5 Albert Terrace.
+    assert not [body for body in refusals if any(number in body for number in ("60010011", "60010079", "60010087"))]
+    keyed = [reply for reply in replies if reply.subject.startswith("Change of address keyed")]
     assert sorted(reply.subject.split(": ")[1].split(" [")[0] for reply in keyed) == sorted(created.values())
