@@ -4,6 +4,7 @@ real Chromium, the Revenues sandbox."""
 from __future__ import annotations
 
 from collections import Counter
+
 import pytest
 
 from connectors.documents import read_form

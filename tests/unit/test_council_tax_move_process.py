@@ -44,3 +44,22 @@ def test_the_demo_batch_has_every_kind_of_email() -> None:
     kinds = {part.get_filename().rpartition(".")[2] for message in batch.messages for part in message.iter_attachments()}
     assert kinds == {"pdf", "docx"}
     assert batch.expected == council_tax_batch(seed=1, valid=6).expected  # deterministic for a seed
+
+
+def test_revenues_settings_are_validated_and_its_password_comes_from_the_environment(monkeypatch) -> None:
+    import pytest
+
+    from bots.revenues.application import RevenuesSettings
+    from connectors.errors import ConfigError
+    from connectors.settings import Secrets, Settings
+
+    settings = Settings.model_validate({"applications": {"revenues": {"url": "https://revenues.council.local/",
+                                                                      "busy_retries": 4}}})
+    revenues = settings.application("revenues")
+    assert isinstance(revenues, RevenuesSettings) and (revenues.url, revenues.busy_retries) == (
+        "https://revenues.council.local", 4)
+    with pytest.raises(ConfigError) as wrong:
+        Settings.model_validate({"applications": {"revenues": {"busy_retries": -1}}})
+    assert wrong.value.key == "applications.revenues.busy_retries"
+    monkeypatch.setenv("CLERK_REVENUES_PASSWORD", "from-the-environment")
+    assert Secrets().application_password("revenues").get_secret_value() == "from-the-environment"
