@@ -23,10 +23,13 @@ def prefect_api(tmp_path_factory):
         yield api_url
 
 
-def settings_in(tmp_path: Path, casebook_url: str = "http://127.0.0.1:9") -> Settings:
-    """The demo's settings in ``tmp_path``, retrying system faults without a delay."""
+def settings_in(tmp_path: Path, casebook_url: str = "http://127.0.0.1:9", **urls: str) -> Settings:
+    """The demo's settings in ``tmp_path``, every application retrying system faults without a delay;
+    ``urls`` point other applications at their sandboxes (``revenues=server.url``)."""
     settings = demo_settings(tmp_path, casebook_url)
-    settings.casebook = settings.casebook.model_copy(update={"retry_delay_s": 0})
+    for name, application in settings.applications.items():
+        change = {"retry_delay_s": 0, **({"url": urls[name]} if name in urls else {})}
+        settings.applications[name] = application.model_copy(update=change)
     return settings
 
 
@@ -61,16 +64,18 @@ REPLY_SUBJECT = {
 }
 
 
-def assert_right_replies(mailbox: LocalMailbox, messages, expected: list[str]) -> None:
-    """Each email got the reply its expected outcome calls for; a sender not allowed got none."""
+def assert_right_replies(mailbox: LocalMailbox, messages, expected: list[str],
+                         subjects: dict[str, str] = REPLY_SUBJECT) -> None:
+    """Each email got the reply its expected outcome calls for (``subjects``: what each outcome's reply
+    subject starts with; Blue Badge's by default); a sender not allowed got none."""
     threads: dict[str, list[str]] = {}
     for reply in sent_replies(mailbox):
         threads.setdefault(reply.in_reply_to, []).append(reply.subject)
     for message, outcome in zip(messages, expected, strict=True):
-        subjects = threads.get(str(message["Message-ID"]), [])
+        replied = threads.get(str(message["Message-ID"]), [])
         if outcome == "sender_not_allowed":
-            assert subjects == [], subjects
+            assert replied == [], replied
         elif outcome == "duplicate_delivery":  # the copy gets nothing: its original's one reply of each kind
-            assert len(subjects) == len(set(s.split(":")[0] for s in subjects)), subjects
+            assert len(replied) == len(set(s.split(":")[0] for s in replied)), replied
         else:
-            assert any(subject.startswith(REPLY_SUBJECT[outcome]) for subject in subjects), (outcome, subjects)
+            assert any(subject.startswith(subjects[outcome]) for subject in replied), (outcome, replied)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from connectors.documents import __main__ as cli
-from connectors.documents import blue_badge, invoice
+from connectors.documents import blue_badge, council_tax_move, invoice
 from connectors.documents.forms import (
     FORMS_DIR,
     FieldSpec,
@@ -55,13 +55,15 @@ def _config_error(directory: Path, data: object) -> ConfigError:
 def test_the_shipped_definitions_load() -> None:
     forms = load_forms()
 
-    assert set(forms) == {"blue_badge", "supplier_invoice"}
+    assert set(forms) == {"blue_badge", "council_tax_move", "supplier_invoice"}
     assert forms["blue_badge"].source == str(FORMS_DIR / "blue_badge.yaml")
     assert forms["blue_badge"].validator is blue_badge.validate_application
     assert forms["supplier_invoice"].validator is invoice.validate_invoice
+    assert forms["council_tax_move"].validator is council_tax_move.validate_move
 
 
-@pytest.mark.parametrize(("name", "module"), [("blue_badge", blue_badge), ("supplier_invoice", invoice)])
+@pytest.mark.parametrize(("name", "module"), [("blue_badge", blue_badge), ("supplier_invoice", invoice),
+                                              ("council_tax_move", council_tax_move)])
 def test_each_fields_printed_label_is_the_one_the_models_messages_use(name: str, module: object) -> None:
     form = load_form(name)
 
