@@ -57,6 +57,9 @@ class FinanceBot(TransactionBot):
         super().__init__(runtime, busy_retries=settings.retries)
         self.settings = settings
         self._password = password
+        self._saved: dict[str, str] = {}
+        """Clerk reference -> the invoice this session saved for it: found again after a restart (a busy
+        answer after the save), it is still ``created`` and is still read back."""
 
     @property
     def grid(self) -> InvoicesGrid:
@@ -125,11 +128,15 @@ class FinanceBot(TransactionBot):
                                     reasons=[f"Supplier: {errors['supplier_id']}"]) from None
             raise
         log.info("finance.invoice_saved", clerk_ref=clerk_ref, invoice=saved.ref, on_hold=saved.status != "Approved")
-        wrong = self.read_back(saved.ref, record, clerk_ref)
+        self._saved[clerk_ref] = saved.ref
+        return self._verified(saved.ref, saved.status, record, clerk_ref)
+
+    def _verified(self, ref: str, status: str, record: SupplierInvoice, clerk_ref: str) -> Keyed:
+        wrong = self.read_back(ref, record, clerk_ref)
         if wrong:
-            raise RecordNotVerified(f"Finance invoice {saved.ref} does not show what was keyed for {clerk_ref} "
+            raise RecordNotVerified(f"Finance invoice {ref} does not show what was keyed for {clerk_ref} "
                                     f"(fields: {', '.join(wrong)})")
-        return self._keyed(saved.ref, saved.status, "created", record)
+        return self._keyed(ref, status, "created", record)
 
     def create(self, record: SupplierInvoice, clerk_ref: str) -> str:
         return self.create_or_refused(record, clerk_ref).record_reference
@@ -158,6 +165,8 @@ class FinanceBot(TransactionBot):
     def transact(self, record: SupplierInvoice, clerk_ref: str) -> Keyed:
         self.grid.open(self.settings.url)  # every attempt from a freshly loaded page
         own = self._own(clerk_ref)
+        if own and self._saved.get(clerk_ref) == own["Reference"]:  # saved in this session, then interrupted
+            return self._verified(own["Reference"], own.get("Status", ""), record, clerk_ref)
         if own:
             return self._keyed(own["Reference"], own.get("Status", ""), "already_keyed", record)
         held = self.find_held(record)
