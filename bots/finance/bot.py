@@ -111,7 +111,7 @@ class FinanceBot(TransactionBot):
         values = _values(record, clerk_ref, self._supplier_id(dialog, record.supplier))
         try:
             saved = dialog.save(values)
-        except ValidationShown as refused:
+        except ValidationShown:
             errors, sentence = dialog.field_errors(), dialog.refusal()
             entered = _ENTERED_AS.search(sentence)
             if entered:

@@ -115,7 +115,7 @@ def test_an_expired_session_signs_in_again_and_keys_once(finance, bot):
 def test_busy_answers_are_retried_then_a_system_fault_and_never_a_second_invoice(finance, bot):
     finance.config.error_rate = 0.3  # seeded: some reads and saves are answered "System busy"
     outcomes = []
-    for attempt in range(6):
+    for _attempt in range(6):
         try:
             outcomes.append(bot.key(invoice(), CLERK_REF).outcome)
         except ApplicationUnavailable:
