@@ -58,8 +58,9 @@ class FinanceBot(TransactionBot):
         self.settings = settings
         self._password = password
         self._saved: dict[str, str] = {}
-        """Clerk reference -> the invoice this session saved for it: found again after a restart (a busy
-        answer after the save), it is still ``created`` and is still read back."""
+        """Clerk reference -> the invoice this session saved for it and has not yet answered for: found again
+        after a restart or a retry (a busy answer after the save), it is still ``created`` (the sender was never
+        told) and is still read back."""
 
     @property
     def grid(self) -> InvoicesGrid:
@@ -162,6 +163,11 @@ class FinanceBot(TransactionBot):
         return wrong
 
     # --- the transaction -----------------------------------------------------------------------------
+    def key(self, record: SupplierInvoice, clerk_ref: str) -> Keyed:
+        keyed = super().key(record, clerk_ref)
+        self._saved.pop(clerk_ref, None)  # answered: from now on it is found as already keyed
+        return keyed
+
     def transact(self, record: SupplierInvoice, clerk_ref: str) -> Keyed:
         self.grid.open(self.settings.url)  # every attempt from a freshly loaded page
         own = self._own(clerk_ref)

@@ -126,3 +126,26 @@ def test_busy_answers_are_retried_then_a_system_fault_and_never_a_second_invoice
 
     assert "created" in outcomes or "already_keyed" in outcomes
     assert len(new_invoices(finance)) == 1, outcomes
+
+
+def test_an_invoice_saved_before_a_fault_is_still_created_when_the_retry_finds_it(finance, bot):
+    """Finance answers "System busy" to every read after the save: the attempt fails as a system fault; the
+    flow's retry finds the invoice by its Clerk reference, reads it back, and it is still ``created``."""
+    saved = []
+    original = bot.read_back
+
+    def read_back(record_reference, record, clerk_ref):
+        if not saved:
+            saved.append(record_reference)
+            finance.config.error_rate = 1.0  # from here on Finance answers "System busy"
+        return original(record_reference, record, clerk_ref)
+
+    bot.read_back = read_back
+    with pytest.raises(ApplicationUnavailable):
+        bot.key(invoice(), CLERK_REF)
+    finance.config.error_rate = 0.0
+    retried = bot.key(invoice(), CLERK_REF)
+
+    assert (retried.outcome, retried.record_reference) == ("created", saved[0])
+    assert bot.key(invoice(), CLERK_REF).outcome == "already_keyed", "once answered, it is found as keyed"
+    assert len(new_invoices(finance)) == 1
