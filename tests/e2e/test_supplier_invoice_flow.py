@@ -125,3 +125,25 @@ def _order_of(message) -> str:
     """The purchase order of a held invoice in the batch: Northern Print's is the undelivered leaflets'
     (sandbox.ledger_invoices.FAILING); the other two are Dales Grounds' orders."""
     return NOT_DELIVERED if "Northern Print" in str(message["Subject"]) else "PO10000x"
+
+
+def test_finance_busy_throughout_is_a_system_fault_the_sender_is_told_of_and_nothing_is_keyed(
+        tmp_path, prefect_api, monkeypatch):
+    batch = invoice_mail(seed=6)
+    message = batch.messages[batch.expected.index("created")]
+    monkeypatch.setenv("CLERK_FINANCE_PASSWORD", PASSWORD)
+    with FinanceServer(tmp_path / "finance.db", FinanceConfig(grid_delay_ms=0, error_rate=1.0, seed=1),
+                       users={"clerk-bot": PASSWORD}) as finance:
+        settings = settings_in(tmp_path)
+        settings.applications["finance"] = settings.applications["finance"].model_copy(
+            update={"url": finance.url, "retry_delay_s": 0, "retries": 1})
+        mailbox = LocalMailbox(settings.mailbox.root, settings.mailbox.address)
+        mailbox.deliver(message)
+        with use_services(bootstrap(settings, mailbox=mailbox)):
+            [result] = intake()
+        invoices = finance.invoices()
+
+    assert (result.outcome, result.code, result.folder) == ("system_error", "APP_UNAVAILABLE", "exceptions")
+    assert [i for i in invoices if i["entered_by"] == "clerk-bot"] == []
+    subjects = [reply.subject for reply in sent_replies(mailbox) if reply.in_reply_to == message["Message-ID"]]
+    assert [s.split(":")[0] for s in subjects] == ["Received", "Delayed"]
