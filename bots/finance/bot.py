@@ -17,7 +17,8 @@
 
 "System busy", an expired session and timeouts are the session boundary's (bots/session.py): the operation
 starts again from step 1, then ApplicationUnavailable (a system fault, retried by the flow). Messages quote
-references only; screenshots are masked by the runtime (every field and grid cell, so amounts too).
+references only; screenshots are masked by the runtime (every field, grid cell and details value, so
+amounts too).
 """
 
 from __future__ import annotations
