@@ -33,8 +33,9 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-# Everything that can show personal data in a screenshot: form controls and table cells.
-MASK_SELECTOR = "input, select, textarea, [contenteditable], td"
+# Everything that can show personal data in a screenshot: form controls, table cells, and the values of a
+# details list (<dd>, a record's dialog in Finance).
+MASK_SELECTOR = "input, select, textarea, [contenteditable], td, dd"
 _INSTALL_HINT = (
     "Install Debian's Chromium (`sudo apt-get install chromium`, or run `make browser`) "
     f"or set {BROWSER_ENV} to the full path of a Chromium or Chrome executable."
@@ -150,7 +151,7 @@ class BrowserRuntime:
         return trace
 
     def screenshot_on_failure(self, page: Page | None, name: str) -> Path | None:
-        """A full-page screenshot with every form control and table cell masked, or None.
+        """A full-page screenshot with every form control, table cell and details value masked, or None.
 
         Never raises: it runs while another error is being handled.
         """

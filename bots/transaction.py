@@ -34,6 +34,9 @@ class Keyed:
     """``created``, ``already_keyed``, or the bot's held outcome (the application already holds it)."""
     differences: tuple[str, ...] = ()
     """For a held record: the fields (names, never values) where the form differs from what is held."""
+    review: str = ""
+    """For a held record: the bot's own sentence for the supervisor, when the default one ("the application
+    already holds ... the form differs in ...") does not say what happened. References and rules, no values."""
 
 
 class TransactionBot(BotSession):

@@ -142,7 +142,8 @@ class Run:
     # --- endings ---------------------------------------------------------------------------------
     def reject(self, item: Item, error: BusinessError) -> ItemResult:
         get_run_logger().info("%s rejected: %s", item.reference, error.code)
-        reply = replies.rejected(item.reference, error.message, error.reasons)
+        reply = replies.rejected(item.reference, error.message, error.reasons,
+                                 held=item.held.record_reference if item.held is not None else "")
         return park(self.services, item.email, error, item.audit, reply, item.started, self.process.name)
 
     def fail(self, item: Item, error: ClerkError) -> ItemResult:
@@ -197,10 +198,10 @@ class Run:
             result = keyer(self.services, session, self.process, item.record, item.reference, item.audit)
             differences = list(getattr(result, "differences", ()) or ())
             if differences:  # the application holds this subject with other details: a person decides
-                item.held, item.review = result, [
+                item.held, item.review = result, [getattr(result, "review", "") or (
                     f"The application already holds {result.record_reference} for this, and the form differs "
                     f"in: {', '.join(differences)}. Approve to leave it as it is (the sender is told it is "
-                    "already held); reject to tell the sender what to do."]
+                    "already held); reject to tell the sender what to do.")]
                 return ItemResult(item.email.id, item.reference, self.process.name, NEEDS_REVIEW, "exceptions",
                                   case_reference=result.record_reference)
             return self.answer(item, result.outcome, result.record_reference)

@@ -43,12 +43,15 @@ def result(process: ProcessSettings, outcome: str, reference: str, record_refere
     return Reply(subject, body + SIGN_OFF)
 
 
-def rejected(reference: str, summary: str, reasons: list[str]) -> Reply:
+def rejected(reference: str, summary: str, reasons: list[str], held: str = "") -> Reply:
+    """``held``: the record the application already holds for this item (it stays as it is)."""
     listed = "\n".join(f"  - {reason}" for reason in reasons)
+    keyed = f"Nothing new has been keyed: {held} stays as the application holds it." if held else \
+        "Nothing has been keyed."
     return Reply(
         f"Action needed: your form could not be processed [{reference}]",
         f"{summary}\n\n{listed}\n\nPlease correct the form and send it again in a new email. "
-        f"Nothing has been keyed.\nClerk reference: {reference}" + SIGN_OFF,
+        f"{keyed}\nClerk reference: {reference}" + SIGN_OFF,
     )
 
 

@@ -30,16 +30,18 @@ def _has_attachment_type(email: Email, types: list[str]) -> bool:
 
 
 def route(email: Email, settings: Settings) -> str:
-    """The name of the process this email is for, or :class:`NoRoute`."""
+    """The name of the process this email is for, or :class:`NoRoute`. A process whose mailbox alias the
+    email was sent to wins over one whose keyword its subject merely contains ("FW: Invoice for Blue Badge
+    printing" sent to the invoices alias is an invoice)."""
     subject = email.subject.lower()
     recipients = set(email.to)
-    for name, process in settings.processes.items():
-        if not process.enabled:
-            continue
-        addressed = bool(recipients & set(process.recipients))
-        titled = any(keyword.lower() in subject for keyword in process.subject_keywords)
-        if (addressed or titled) and (not process.attachment_types or _has_attachment_type(email,
-                                                                                          process.attachment_types)):
+    enabled = [(name, process) for name, process in settings.processes.items() if process.enabled]
+    addressed = [name for name, process in enabled if recipients & set(process.recipients)]
+    titled = [name for name, process in enabled
+              if any(keyword.lower() in subject for keyword in process.subject_keywords)]
+    for name in [*addressed, *titled]:
+        process = settings.processes[name]
+        if not process.attachment_types or _has_attachment_type(email, process.attachment_types):
             return name
     raise NoRoute(
         "Clerk could not tell which service this email is for.",

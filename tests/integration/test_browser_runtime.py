@@ -11,11 +11,13 @@ from PIL import Image
 from bots.runtime import BrowserRuntime, BrowserSettings, find_browser
 from connectors.errors import ConfigError
 
-# A page whose inputs and table cells hold "personal data" in red on white, one of them in an iframe.
+# A page whose inputs, table cells and details values hold "personal data" in red on white, one in an iframe.
 _FRAME = "<table><tr><th>Surname</th><td style='background:red;width:200px;height:40px'>Smith</td></tr></table>"
 _PAGE = f"""<body style="margin:0;background:white">
 <input value="Jane Smith" style="position:absolute;left:10px;top:10px;width:200px;height:40px;background:red">
 <iframe srcdoc="{_FRAME}" style="position:absolute;left:10px;top:100px;width:400px;height:120px;border:0"></iframe>
+<dl style="position:absolute;left:10px;top:250px;margin:0"><dt>Net</dt>
+<dd style="margin:0;background:red;width:200px;height:40px">£474.96</dd></dl>
 </body>"""
 
 
@@ -50,7 +52,7 @@ def test_failure_screenshots_mask_inputs_and_cells_in_every_frame(browser_runtim
         page.context.close()
     assert path is not None and path.exists() and path.name.endswith("-masking-check.png")
     picture = Image.open(path).convert("RGB")
-    for x, y in ((110, 30), (180, 130)):  # inside the input; inside the iframe's table cell
+    for x, y in ((110, 30), (180, 130), (110, 290)):  # the input; the iframe's table cell; the details value
         assert picture.getpixel((x, y)) == (0, 0, 0)
     reds = sum(1 for pixel in picture.getdata() if pixel[0] > 200 and pixel[1] < 80 and pixel[2] < 80)
     assert reds == 0, "some personal data was left unmasked"

@@ -25,6 +25,16 @@ def test_subject_keyword_or_recipient_alias_picks_the_process():
         route(email(subject="Parking permit"), settings)
 
 
+def test_a_recipient_alias_wins_over_another_process_s_subject_keyword():
+    settings = Settings()
+    invoices = ("invoices@council.example.gov.uk",)
+    assert route(email(subject="FW: Invoice for Blue Badge printing", to=invoices), settings) == "supplier_invoice"
+    assert route(email(subject="FW: Invoice for Blue Badge printing"), settings) == "blue_badge"  # no alias: keyword
+    assert route(email(subject="FW: Invoice INV-1", to=invoices), settings) == "supplier_invoice"
+    with pytest.raises(NoRoute):  # supplier invoices need a PDF, and no other process's keyword is in the subject
+        route(email(subject="FW: Invoice INV-1", to=invoices, attachments=("invoice.docx",)), settings)
+
+
 def test_attachment_types_narrow_a_route():
     settings = Settings()
     settings.processes["blue_badge"].attachment_types = ["pdf", "docx"]
