@@ -48,13 +48,15 @@ def _fail(error: ClerkError) -> None:
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on the last line.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for the generated batch.")] = 2026,
-    error_rate: Annotated[float, typer.Option(help="Casebook's 'System busy' rate.")] = 0.02,
+    error_rate: Annotated[float, typer.Option(help="The sandbox applications' 'System busy' rate.")] = 0.02,
+    blue_badge: Annotated[int, typer.Option(help="Valid Blue Badge applications in the morning's mail.")] = 10,
 ) -> None:
-    """Key a realistic batch of Blue Badge emails into the Casebook sandbox, end to end."""
+    """Key one mixed morning's mail (Blue Badge, Council Tax moves, supplier invoices) into the three sandbox
+    applications, end to end."""
     from flows.demo import run_demo
 
     try:
-        summary = run_demo(seed=seed, quiet=as_json, error_rate=error_rate)
+        summary = run_demo(seed=seed, quiet=as_json, error_rate=error_rate, blue_badge=blue_badge)
     except ClerkError as exc:
         _fail(exc)
     if as_json:
