@@ -115,6 +115,15 @@ def _describe(reference: str, reasons: list[str], fields: list[str], problem: st
     return "\n".join(lines)
 
 
+def _run_of(services: Services, reference: str) -> str:
+    """The flow a waiting item's run belongs to (supplier-invoice...), as Prefect's UI names it."""
+    try:
+        item = services.ledger.get(reference)
+    except ClerkError:
+        item = None
+    return (item.process or "").replace("_", "-") if item and item.process else "process's"
+
+
 def _remind(services: Services, reference: str, reasons: list[str], audit: AuditEvents) -> None:
     settings = services.settings.review
     try:
@@ -122,7 +131,7 @@ def _remind(services: Services, reference: str, reasons: list[str], audit: Audit
             settings.supervisors, f"Waiting for a decision: {reference}",
             f"The item {reference} has waited {settings.remind_after_s / 60:.0f} minutes for a supervisor.\n"
             + "\n".join(f"  - {reason}" for reason in reasons)
-            + "\n\nAnswer in Prefect's UI (the paused blue-badge run) or with: clerk review\n")
+            + f"\n\nAnswer in Prefect's UI (the paused {_run_of(services, reference)} run) or with: clerk review\n")
         audit("review", "reminded")
     except ClerkError as exc:  # a reminder that cannot be sent is noted; the item still waits
         audit("review", "reminder_failed", code=exc.code)

@@ -97,7 +97,8 @@ def test_a_supervisor_rejects_with_a_reason_the_sender_receives_and_a_reminder_i
     replies = sent_replies(mailbox)
     [rejection] = [r for r in replies if r.in_reply_to == old["Message-ID"] and r.subject.startswith("Action")]
     assert "Please confirm the applicant's date of birth with them." in rejection.body
-    assert any(r.subject == f"Waiting for a decision: {reference}" for r in replies), "the supervisors were reminded"
+    [reminder] = [r for r in replies if r.subject == f"Waiting for a decision: {reference}"]
+    assert "the paused blue-badge run" in reminder.body, "the reminder names the process's run"
     steps = [(e["step"], e["outcome"]) for e in audit_events(settings.audit.path) if e["reference"] == reference]
     assert ("review", "reminded") in steps and ("review", "rejected") in steps
 
