@@ -57,17 +57,3 @@ def test_the_skeleton_goes_to_the_next_free_number_in_a_new_bots_package(tmp_pat
     assert second == pages / "recorded_2.py"
     assert (pages / "__init__.py").read_text() == '"""Written by hand."""\n'  # never rewritten
 
-
-def test_record_runs_where_an_event_loop_is_already_running(tmp_path):
-    """A notebook, or a host that left a loop running in this thread: asyncio.run would refuse to nest."""
-    import asyncio
-
-    missing = tmp_path / "chromium"
-
-    async def from_inside_a_loop():
-        return runner.invoke(app, ["record", "http://127.0.0.1:8765/", "--app", "casebook", "--out",
-                                   str(tmp_path / "out.py"), "--browser", str(missing)])
-
-    result = asyncio.run(from_inside_a_loop())
-    assert result.exit_code == 2, result.output
-    assert f"'{missing}' (browser setting) is not an executable file" in result.output
